@@ -1,0 +1,73 @@
+"""Policy config: algorithm, hyper-parameters, exploration and feature set."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["ALGORITHMS", "ExplorationConfig", "SnapshotConfig", "LeversConfig", "PolicyConfig"]
+
+ALGORITHMS: tuple[str, ...] = ("lints", "linucb", "epsilon_greedy", "random", "static")
+
+
+class ExplorationConfig(BaseModel):
+    """Exploration settings shared by the bandit algorithms."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    epsilon: float = Field(default=0.05, ge=0.0, le=1.0, description="epsilon_greedy: share of uniform picks.")
+    ucb_alpha: float = Field(default=1.0, ge=0.0, le=100.0, description="linucb: width of the confidence bonus.")
+    posterior_scale: float = Field(default=0.5, gt=0.0, le=100.0, description="lints: posterior standard deviation scale.")
+    samples: int = Field(default=64, ge=1, le=4096, description="lints: posterior draws used to compute propensities.")
+    min_propensity_share: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Share of each position's probability spread uniformly, so every eligible offer keeps a floor.",
+    )
+
+
+class SnapshotConfig(BaseModel):
+    """When the learner publishes a new policy snapshot."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    every_updates: int = Field(default=200, ge=1)
+    every_seconds: float = Field(default=1.0, gt=0.0)
+
+
+class LeversConfig(BaseModel):
+    """Multipliers marketing teams set on top of model score and business value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    category: dict[str, float] = Field(default_factory=dict)
+    offer: dict[str, float] = Field(default_factory=dict)
+
+
+class PolicyConfig(BaseModel):
+    """One policy: which algorithm, with which settings, over which features."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
+    algorithm: Literal["lints", "linucb", "epsilon_greedy", "random", "static"]
+    model: Literal["per_offer", "shared"] = Field(default="per_offer", description="One linear model per offer, or one shared over customer x offer features.")
+    ridge: float = Field(default=1.0, gt=0.0, le=1e6, description="L2 regularisation (prior precision) of the linear models.")
+    exploration: ExplorationConfig = ExplorationConfig()
+    features: tuple[str, ...] | Literal["default"] = "default"
+    slate_size: int = Field(default=3, ge=1, le=20)
+    channel_slate_size: dict[str, int] = Field(default_factory=lambda: {"web": 3, "mobile": 2, "wearable": 1})
+    levers: LeversConfig = LeversConfig()
+    snapshot: SnapshotConfig = SnapshotConfig()
+    seed: int | None = None
+
+    @model_validator(mode="after")
+    def _check_channels(self) -> "PolicyConfig":
+        for channel, size in self.channel_slate_size.items():
+            if channel not in ("web", "mobile", "wearable"):
+                raise ValueError(f"channel_slate_size has unknown channel {channel!r}; allowed: web, mobile, wearable")
+            if not 1 <= size <= 20:
+                raise ValueError(f"channel_slate_size.{channel} must be in [1, 20]; got {size}")
+        return self

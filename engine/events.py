@@ -1,0 +1,236 @@
+"""Event model: what customers do, what offerloop decided, and how customers responded.
+
+Every event carries an ``event_id`` (the idempotency key), a ``customer_id`` (already
+pseudonymised when it reaches the engine) and a timezone-aware ``ts``. Money is a
+``Decimal`` with an ISO 4217 currency code. Transaction amounts are signed from the
+customer's point of view: negative for money leaving the account, positive for money
+arriving.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from engine.errors import EventValidationError
+
+__all__ = [
+    "FEEDBACK_TYPES",
+    "CHANNELS",
+    "FeedbackType",
+    "Channel",
+    "TransactionEvent",
+    "LoginEvent",
+    "GeoPingEvent",
+    "BalanceSnapshotEvent",
+    "OfferFeedbackEvent",
+    "CustomerEvent",
+    "Event",
+    "ShownOffer",
+    "CandidateScore",
+    "DecisionRecord",
+    "parse_event",
+    "parse_decision",
+    "event_to_json",
+    "new_id",
+    "format_validation_error",
+]
+
+FeedbackType = Literal["impression", "click", "accept", "reject", "dismiss"]
+FEEDBACK_TYPES: tuple[str, ...] = ("impression", "click", "accept", "reject", "dismiss")
+Channel = Literal["web", "mobile", "wearable"]
+CHANNELS: tuple[str, ...] = ("web", "mobile", "wearable")
+
+CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR")]
+Identifier = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def new_id() -> str:
+    """Return a random identifier for events and decisions."""
+    return uuid.uuid4().hex
+
+
+class _EventBase(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    event_id: Identifier
+    customer_id: Identifier
+    ts: AwareDatetime
+
+
+class TransactionEvent(_EventBase):
+    """A booked card payment, transfer, direct debit or credit on one of the customer's accounts."""
+
+    type: Literal["transaction"] = "transaction"
+    amount: Decimal = Field(description="Signed: negative leaves the account, positive arrives.")
+    currency: CurrencyCode
+    description: str = Field(default="", max_length=500)
+    merchant: str | None = Field(default=None, max_length=200)
+    category: str | None = Field(default=None, max_length=50, description="Known category, if the source has one.")
+    mcc: str | None = Field(default=None, pattern=r"^\d{4}$")
+    account_id: str | None = Field(default=None, max_length=200)
+    balance_after: Decimal | None = None
+
+
+class LoginEvent(_EventBase):
+    """The customer opened the app or web banking."""
+
+    type: Literal["login"] = "login"
+    channel: Channel = "mobile"
+
+
+class GeoPingEvent(_EventBase):
+    """A location reported by the app; coordinates are coarsened before they are stored."""
+
+    type: Literal["geo_ping"] = "geo_ping"
+    lat: float = Field(ge=-90.0, le=90.0)
+    lon: float = Field(ge=-180.0, le=180.0)
+    country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+
+class BalanceSnapshotEvent(_EventBase):
+    """The booked balance of one account at ``ts``."""
+
+    type: Literal["balance_snapshot"] = "balance_snapshot"
+    balance: Decimal
+    currency: CurrencyCode
+    account_id: str | None = Field(default=None, max_length=200)
+    credit_limit: Decimal | None = Field(default=None, ge=0)
+
+
+class OfferFeedbackEvent(_EventBase):
+    """How the customer responded to one offer of one decision."""
+
+    type: Literal["offer_feedback"] = "offer_feedback"
+    decision_id: Identifier
+    offer_id: Identifier
+    feedback: FeedbackType
+
+
+CustomerEvent = Union[TransactionEvent, LoginEvent, GeoPingEvent, BalanceSnapshotEvent]
+Event = Annotated[
+    Union[TransactionEvent, LoginEvent, GeoPingEvent, BalanceSnapshotEvent, OfferFeedbackEvent],
+    Field(discriminator="type"),
+]
+
+
+class CandidateScore(BaseModel):
+    """One eligible offer that the policy scored for a decision."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    score: float = Field(description="Expected reward predicted by the policy.")
+    value: float = Field(description="Arbitration value: score times business value and levers.")
+    probability: float = Field(ge=0.0, le=1.0, description="Probability of being placed first.")
+
+
+class ShownOffer(BaseModel):
+    """An offer that was placed in the slate."""
+
+    model_config = ConfigDict(frozen=True)
+
+    offer_id: str
+    position: int = Field(ge=1)
+    propensity: float = Field(
+        ge=0.0, le=1.0, description="Probability of this offer at this position, given the offers above it."
+    )
+    score: float
+    reason: str
+    reason_features: tuple[str, ...] = ()
+
+
+class DecisionRecord(BaseModel):
+    """Everything needed to join feedback, learn, audit and evaluate one decision off-policy."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: Literal["decision"] = "decision"
+    decision_id: str
+    customer_id: str
+    ts: AwareDatetime
+    channel: Channel = "mobile"
+    policy_id: str
+    policy_version: int = Field(ge=0)
+    context: dict[str, float] = Field(description="Feature values the policy saw, by feature name.")
+    candidates: tuple[CandidateScore, ...]
+    shown: tuple[ShownOffer, ...]
+    slate_propensity: float = Field(ge=0.0, le=1.0, description="Probability of the whole ordered slate.")
+    ineligible: dict[str, str] = Field(default_factory=dict, description="Offer id to the rule that excluded it.")
+
+    def shown_offer(self, offer_id: str) -> ShownOffer | None:
+        """Return the shown offer with this id, or None when it was not in the slate."""
+        for offer in self.shown:
+            if offer.offer_id == offer_id:
+                return offer
+        return None
+
+
+_EVENT_ADAPTER: TypeAdapter[Any] = TypeAdapter(Event)
+
+
+def format_validation_error(error: ValidationError, *, limit: int = 5) -> str:
+    """Render a pydantic error as '<field>: <problem> (got <value>)' lines."""
+    parts = []
+    for item in error.errors()[:limit]:
+        location = ".".join(str(part) for part in item["loc"]) or "<root>"
+        value = item.get("input")
+        shown = repr(value)
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        parts.append(f"{location}: {item['msg']} (got {shown})")
+    more = len(error.errors()) - limit
+    if more > 0:
+        parts.append(f"... and {more} more")
+    return "; ".join(parts)
+
+
+def parse_event(payload: bytes | str | dict[str, Any]) -> Any:
+    """Validate a JSON payload or dict and return the matching event model.
+
+    Raises:
+        EventValidationError: the payload is not JSON, has no known ``type``, or a field
+            is missing or invalid. The message names each field and the value received.
+    """
+    if isinstance(payload, (bytes, str)):
+        try:
+            payload = json.loads(payload)
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise EventValidationError(f"event is not valid JSON: {err}") from err
+    if not isinstance(payload, dict):
+        raise EventValidationError(f"event must be a JSON object; got {type(payload).__name__}")
+    try:
+        return _EVENT_ADAPTER.validate_python(payload)
+    except ValidationError as err:
+        kinds = "transaction, login, geo_ping, balance_snapshot, offer_feedback"
+        raise EventValidationError(
+            f"invalid {payload.get('type', 'untyped')!s} event: {format_validation_error(err)}. "
+            f"Allowed types: {kinds}."
+        ) from err
+
+
+def parse_decision(payload: bytes | str | dict[str, Any]) -> DecisionRecord:
+    """Validate a decision record from JSON or a dict."""
+    try:
+        if isinstance(payload, (bytes, str)):
+            return DecisionRecord.model_validate_json(payload)
+        return DecisionRecord.model_validate(payload)
+    except ValidationError as err:
+        raise EventValidationError(f"invalid decision record: {format_validation_error(err)}") from err
+
+
+def event_to_json(event: BaseModel) -> bytes:
+    """Serialise an event or decision record to compact JSON bytes (Decimals become strings)."""
+    return event.model_dump_json().encode()
+
+
+def ensure_aware(ts: datetime) -> datetime:
+    """Return ``ts`` unchanged, or raise when it carries no time zone."""
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise EventValidationError(f"timestamp {ts.isoformat()} has no time zone; pass an aware datetime")
+    return ts
