@@ -1,0 +1,122 @@
+"""The ``offerloop`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from engine.errors import OfferloopError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="offerloop: next-best offers and insights for banks.")
+logger = logging.getLogger(__name__)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def simulate(
+    policy: Annotated[list[str], typer.Option("--policy", "-p", help="Policy name (configs/policies/NAME.yaml) or YAML path; repeatable.")] = ["lints"],
+    decisions: Annotated[int, typer.Option(min=1, help="Decisions per policy.")] = 50_000,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic bank and the policies.")] = 0,
+    customers: Annotated[int, typer.Option(min=1, help="Customers in the synthetic population.")] = 2_000,
+    rewards: Annotated[Optional[Path], typer.Option(help="Reward config YAML (default configs/rewards.yaml).")] = None,
+    catalog: Annotated[Optional[Path], typer.Option(help="Offer catalog YAML (default configs/offers.yaml).")] = None,
+    plot: Annotated[Path, typer.Option(help="Where to save the cumulative-reward plot (PNG).")] = Path("out/simulate.png"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Run the decision loop against the synthetic bank and compare with random, static and oracle."""
+    _setup_logging(verbose)
+    from engine.simulate import run_simulation
+
+    report = run_simulation(
+        policy,
+        decisions=decisions,
+        seed=seed,
+        customers=customers,
+        catalog_path=catalog,
+        rewards_path=rewards,
+        plot_path=plot,
+        progress=not as_json or sys.stderr.isatty(),
+    )
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    typer.echo(f"{report.decisions} decisions per policy, {report.customers} customers, seed {report.seed}")
+    typer.echo(f"{'policy':<16}{'mean reward':>12}{'accept rate':>13}{'of oracle':>11}{'x random':>10}{'seconds':>9}")
+    for result in report.results:
+        share = f"{result.share_of_oracle:.1%}" if result.share_of_oracle is not None else "-"
+        ratio = f"{result.ratio_to_random:.2f}" if result.ratio_to_random is not None else "-"
+        typer.echo(
+            f"{result.policy:<16}{result.mean_reward:>12.4f}{result.accept_rate:>13.2%}{share:>11}{ratio:>10}{result.seconds:>9.1f}"
+        )
+    typer.echo(f"plot: {report.plot}")
+
+
+@app.command()
+def dashboard(
+    statement: Annotated[list[Path], typer.Option("--statement", "-s", help="Statement file (OFX/QFX, camt.053, MT940, CSV); repeatable.")],
+    customer: Annotated[str, typer.Option(help="Customer id; pseudonymised before use.")] = "statement-customer",
+    policy: Annotated[str, typer.Option(help="Policy name or YAML path.")] = "lints",
+    snapshot: Annotated[Optional[Path], typer.Option(help="Saved policy snapshot to decide with.")] = None,
+    csv_mapping: Annotated[Optional[Path], typer.Option(help="YAML column mapping for CSV files with an unknown header.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the dashboard as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Import a customer's statements and print offers with reasons and first insights."""
+    _setup_logging(verbose)
+    from engine.config.loader import load_yaml_model
+    from engine.dashboard import build_dashboard
+    from engine.statements import CsvMapping
+
+    mapping = load_yaml_model(csv_mapping, CsvMapping) if csv_mapping else None
+    result = build_dashboard(statement, customer=customer, policy=policy, snapshot_path=snapshot, csv_mapping=mapping)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+        return
+    for item in result.files:
+        typer.echo(
+            f"{item.path}: {item.format}, {item.imported} of {item.source_count} transactions imported, "
+            f"{item.duplicates} duplicates, {len(item.errors)} errors"
+        )
+        for error in item.errors:
+            typer.echo(f"  line {error['line']}: {error['reason']}")
+    typer.echo(f"\nOffers as of {result.as_of} (decision {result.decision_id}, policy {result.policy}):")
+    for offer in result.offers:
+        typer.echo(f"  {offer['position']}. {offer['title']}  [score {offer['score']:.3f}]")
+        typer.echo(f"     {offer['reason']}")
+    typer.echo(f"\nSpend by category, last 90 days ({result.currency}):")
+    for name, value in sorted(result.spend_by_category.items(), key=lambda item: -item[1]):
+        typer.echo(f"  {name:<16}{value:>12,.2f}")
+    typer.echo("\nRecurring payments:" if result.recurring else "\nRecurring payments: none found")
+    for item in result.recurring:
+        typer.echo(
+            f"  {item['merchant']}: {item['cadence']}, about {item['expected_amount']:.2f}, next due {item['next_due']}"
+            f" (confidence {item['confidence']:.0%})"
+        )
+
+
+def main() -> None:
+    """Run the CLI; offerloop errors print as one clear line with exit code 2."""
+    try:
+        app()
+    except OfferloopError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise SystemExit(2) from err
+
+
+if __name__ == "__main__":
+    main()

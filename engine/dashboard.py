@@ -1,0 +1,183 @@
+"""Build a customer's dashboard (offers with reasons, first insights) from statement files.
+
+This is the offline path through the same decision loop the service runs: statements
+become transaction events, events build the live profile, and the policy decides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from engine.categories import SPEND_CATEGORIES
+from engine.config.loader import load_catalog, load_policy_config, load_reward_config
+from engine.features import FeatureEncoder
+from engine.insights.recurring import find_recurring
+from engine.loop import DecisionLoop
+from engine.privacy import pseudonymize
+from engine.statements import CsvMapping, read_statement
+from policies.offer_features import offer_feature_vector
+from policies.registry import load_snapshot, make_learner
+
+__all__ = ["FileImport", "DashboardResult", "build_dashboard"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FileImport:
+    """What one statement file contributed."""
+
+    path: str
+    format: str
+    source_count: int
+    imported: int
+    duplicates: int
+    errors: list[dict[str, Any]]
+
+
+@dataclass
+class DashboardResult:
+    """The dashboard of one customer."""
+
+    customer: str
+    as_of: str
+    currency: str
+    files: list[FileImport]
+    offers: list[dict[str, Any]]
+    spend_by_category: dict[str, float]
+    recurring: list[dict[str, Any]]
+    decision_id: str | None
+    policy: str
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "customer": self.customer,
+            "as_of": self.as_of,
+            "currency": self.currency,
+            "files": [vars(item) for item in self.files],
+            "offers": self.offers,
+            "insights": {"spend_by_category_90d": self.spend_by_category, "recurring_payments": self.recurring},
+            "decision_id": self.decision_id,
+            "policy": self.policy,
+        }
+
+
+def build_dashboard(
+    statements: Sequence[str | Path],
+    *,
+    customer: str = "statement-customer",
+    policy: str = "lints",
+    snapshot_path: str | Path | None = None,
+    csv_mapping: CsvMapping | None = None,
+    now: datetime | None = None,
+    seed: int = 0,
+) -> DashboardResult:
+    """Import the statements, build the profile and decide the customer's offers.
+
+    Args:
+        statements: statement files (OFX/QFX, camt.053, MT940, CSV).
+        customer: the customer's id; it is pseudonymised before use.
+        policy: policy name or YAML path.
+        snapshot_path: a saved policy snapshot to decide with; a fresh policy otherwise.
+        csv_mapping: column mapping for CSV files whose header is not recognised.
+        now: decision time; by default the day after the latest transaction.
+        seed: seed of the decision's random draws.
+    """
+    catalog = load_catalog()
+    reward_config = load_reward_config()
+    policy_config = load_policy_config(policy)
+    encoder = FeatureEncoder.from_names(policy_config.features)
+    learner = make_learner(
+        policy_config,
+        dim=encoder.dim,
+        offer_features={offer.id: offer_feature_vector(offer) for offer in catalog.offers},
+        seed=seed,
+    )
+    override = load_snapshot(Path(snapshot_path).read_bytes()) if snapshot_path else None
+    loop = DecisionLoop(
+        catalog=catalog,
+        policy_config=policy_config,
+        reward_config=reward_config,
+        learner=learner,
+        seed=seed,
+        snapshot_override=override,
+    )
+    customer_id = pseudonymize(customer)
+    files: list[FileImport] = []
+    latest: datetime | None = None
+    history: list[tuple[Any, str, float, str | None]] = []
+    for path in statements:
+        result = read_statement(path, customer_id=customer_id, csv_mapping=csv_mapping)
+        imported = 0
+        duplicates = 0
+        for event in [*result.transactions, *result.balances]:
+            outcome = loop.ingest(event)
+            if outcome.applied:
+                imported += 1 if event.type == "transaction" else 0
+            elif outcome.reason == "duplicate":
+                duplicates += 1 if event.type == "transaction" else 0
+            latest = event.ts if latest is None or event.ts > latest else latest
+        for event in result.transactions:
+            history.append((event.ts.date(), event.merchant or event.description, float(event.amount), event.category))
+        files.append(
+            FileImport(
+                path=str(path),
+                format=result.format,
+                source_count=result.source_count,
+                imported=imported,
+                duplicates=duplicates,
+                errors=[{"line": error.line, "reason": error.reason} for error in result.errors],
+            )
+        )
+    as_of = now or ((latest + timedelta(days=1)) if latest is not None else datetime.now(timezone.utc))
+    decision = loop.decide(customer_id, as_of, channel="web", slate_size=policy_config.slate_size)
+    offers = [
+        {
+            "id": view.offer.id,
+            "title": view.offer.title,
+            "actionUrl": view.offer.action_url,
+            "category": view.offer.category,
+            "position": view.shown.position,
+            "score": round(view.shown.score, 6),
+            "propensity": round(view.shown.propensity, 6),
+            "reason": view.shown.reason,
+            "decisionId": decision.record.decision_id,
+        }
+        for view in decision.offers
+    ]
+    spend = {
+        name: round(decision.features.get(f"spend_30d_{name}", 0.0), 2)
+        for name in SPEND_CATEGORIES
+        if decision.features.get(f"spend_30d_{name}", 0.0) > 0
+    }
+    profile = loop.profiles.get(customer_id)
+    if profile is not None:
+        window = profile.windows[90]["c"]
+        spend = {name: round(value, 2) for name, value in sorted(window.items()) if value > 0.005}
+    recurring = [
+        {
+            "merchant": item.merchant,
+            "cadence": item.cadence,
+            "expected_amount": item.expected_amount,
+            "next_due": item.next_due.isoformat(),
+            "confidence": item.confidence,
+        }
+        for item in find_recurring(history)
+    ]
+    return DashboardResult(
+        customer=customer_id,
+        as_of=as_of.isoformat(),
+        currency=(profile.currency if profile and profile.currency else "EUR"),
+        files=files,
+        offers=offers,
+        spend_by_category=spend,
+        recurring=recurring,
+        decision_id=decision.record.decision_id,
+        policy=policy_config.id,
+    )

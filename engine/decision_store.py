@@ -1,0 +1,167 @@
+"""Pending decisions awaiting their rewards: interface and in-memory implementation.
+
+A pending decision holds the decision record and the feedback joined to it so far. It is
+*open* until its longest attribution window ends, then *closed*: its remaining rewards
+are emitted and it is kept for ``retention`` more so that late or duplicate feedback is
+recognised as such rather than as feedback for an unknown decision.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from engine.events import DecisionRecord
+
+__all__ = ["PendingDecision", "DecisionStore", "InMemoryDecisionStore"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class PendingDecision:
+    """A decision record plus its join state.
+
+    Attributes:
+        record: the decision as it was made.
+        expires_at: epoch seconds when the longest attribution window closes.
+        feedback: offer id to the counted feedback, as [type, epoch seconds, event id] lists.
+        settled: offer id to the reward already emitted for it.
+        seen_events: ids of every feedback event applied (counted or not), for duplicates.
+        closed: True once the window has closed and the remaining rewards were emitted.
+    """
+
+    record: DecisionRecord
+    expires_at: float
+    feedback: dict[str, list[list[Any]]] = field(default_factory=dict)
+    settled: dict[str, float] = field(default_factory=dict)
+    seen_events: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    @property
+    def decision_id(self) -> str:
+        return self.record.decision_id
+
+    def to_bytes(self) -> bytes:
+        """Serialise to JSON bytes."""
+        state = {
+            "record": self.record.model_dump(mode="json"),
+            "expires_at": self.expires_at,
+            "feedback": self.feedback,
+            "settled": self.settled,
+            "seen_events": self.seen_events,
+            "closed": self.closed,
+        }
+        return json.dumps(state, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "PendingDecision":
+        """Restore a pending decision written by :meth:`to_bytes`."""
+        state = json.loads(data)
+        return cls(
+            record=DecisionRecord.model_validate(state["record"]),
+            expires_at=state["expires_at"],
+            feedback=state["feedback"],
+            settled=state["settled"],
+            seen_events=state["seen_events"],
+            closed=state["closed"],
+        )
+
+
+class DecisionStore(ABC):
+    """Pending decisions keyed by decision id, with an index by window close time."""
+
+    @abstractmethod
+    def put(self, pending: PendingDecision, *, retention_s: float) -> None:
+        """Store a new pending decision; it is deleted ``retention_s`` after ``expires_at``."""
+
+    @abstractmethod
+    def get(self, decision_id: str) -> PendingDecision | None:
+        """Return a private copy, or None when the decision is unknown or past retention."""
+
+    @abstractmethod
+    def update(self, decision_id: str, function: Callable[[PendingDecision], T]) -> T | None:
+        """Atomically apply ``function`` and store the result; None when the decision is unknown."""
+
+    @abstractmethod
+    def due(self, now: float, *, limit: int = 1000) -> list[str]:
+        """Return ids of open decisions whose window closed at or before ``now`` (epoch seconds)."""
+
+    @abstractmethod
+    def delete(self, decision_id: str) -> bool:
+        """Remove a decision; return whether it existed."""
+
+    @abstractmethod
+    def count(self) -> int:
+        """Return the number of stored decisions, open and closed."""
+
+
+class InMemoryDecisionStore(DecisionStore):
+    """Dict of serialised pending decisions plus a heap of window close times."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+        self._delete_at: dict[str, float] = {}
+        self._delete_heap: list[tuple[float, str]] = []
+        self._open: list[tuple[float, str]] = []
+        self._lock = threading.Lock()
+
+    def put(self, pending: PendingDecision, *, retention_s: float) -> None:
+        with self._lock:
+            self._data[pending.decision_id] = pending.to_bytes()
+            self._delete_at[pending.decision_id] = pending.expires_at + retention_s
+            heapq.heappush(self._delete_heap, (pending.expires_at + retention_s, pending.decision_id))
+            if not pending.closed:
+                heapq.heappush(self._open, (pending.expires_at, pending.decision_id))
+
+    def get(self, decision_id: str) -> PendingDecision | None:
+        data = self._data.get(decision_id)
+        return PendingDecision.from_bytes(data) if data is not None else None
+
+    def update(self, decision_id: str, function: Callable[[PendingDecision], T]) -> T | None:
+        with self._lock:
+            data = self._data.get(decision_id)
+            if data is None:
+                return None
+            pending = PendingDecision.from_bytes(data)
+            result = function(pending)
+            self._data[decision_id] = pending.to_bytes()
+            return result
+
+    def due(self, now: float, *, limit: int = 1000) -> list[str]:
+        with self._lock:
+            ready = []
+            while self._open and self._open[0][0] <= now and len(ready) < limit:
+                _, decision_id = heapq.heappop(self._open)
+                if decision_id in self._data:
+                    ready.append(decision_id)
+            # Decisions still waiting to be closed survive the prune, so their rewards are not lost.
+            self._prune(now, keep=set(ready))
+            return ready
+
+    def _prune(self, now: float, keep: set[str]) -> None:
+        postponed = []
+        while self._delete_heap and self._delete_heap[0][0] <= now:
+            when, key = heapq.heappop(self._delete_heap)
+            if key in keep:
+                postponed.append((when + 1.0, key))
+                continue
+            if self._delete_at.get(key) == when:
+                self._data.pop(key, None)
+                self._delete_at.pop(key, None)
+        for item in postponed:
+            self._delete_at[item[1]] = item[0]
+            heapq.heappush(self._delete_heap, item)
+
+    def delete(self, decision_id: str) -> bool:
+        with self._lock:
+            self._delete_at.pop(decision_id, None)
+            return self._data.pop(decision_id, None) is not None
+
+    def count(self) -> int:
+        return len(self._data)

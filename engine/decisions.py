@@ -1,0 +1,205 @@
+"""Decide which offers to show one customer now.
+
+Order of work for one decision: features from the live profile, eligibility and contact
+policy, mandatory offers first, then the policy snapshot draws the rest of the slate from
+the eligible candidates with multipliers for business value and marketing levers, and
+every shown offer gets a reason. The result is a :class:`~engine.events.DecisionRecord`
+with the exact probabilities the slate was drawn with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from engine.config.offers import OfferCatalog, OfferSpec
+from engine.config.policy import PolicyConfig
+from engine.config.rewards import RewardConfig
+from engine.eligibility import CompiledCatalog
+from engine.events import CandidateScore, DecisionRecord, ShownOffer, ensure_aware, new_id
+from engine.features import FeatureEncoder, compute_features
+from engine.profile import CustomerProfile
+from engine.reasons import explain_offer
+from engine.snapshot_store import SnapshotHolder
+from policies.base import PolicySnapshot
+
+__all__ = ["ShownOfferView", "Decision", "DecisionEngine"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ShownOfferView:
+    """A shown offer joined with its catalog entry, for rendering."""
+
+    offer: OfferSpec
+    shown: ShownOffer
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one decision: the record to log and the offers to render."""
+
+    record: DecisionRecord
+    offers: tuple[ShownOfferView, ...]
+    features: Mapping[str, float]
+
+
+class DecisionEngine:
+    """Turns a profile into a slate of offers using the current policy snapshot.
+
+    Decisions only read the snapshot held by ``snapshots``; the learner replaces it
+    without locking decisions out. The engine itself is not thread-safe because it owns a
+    random generator: give each thread or replica its own engine.
+    """
+
+    def __init__(
+        self,
+        *,
+        catalog: OfferCatalog,
+        policy_config: PolicyConfig,
+        reward_config: RewardConfig,
+        snapshots: SnapshotHolder[PolicySnapshot],
+        seed: int | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.compiled = CompiledCatalog(catalog)
+        self.policy_config = policy_config
+        self.reward_config = reward_config
+        self.snapshots = snapshots
+        self.encoder = FeatureEncoder.from_names(policy_config.features)
+        self.rng = np.random.default_rng(seed if seed is not None else policy_config.seed)
+        self._multiplier = {offer.id: self._offer_multiplier(offer) for offer in catalog.offers}
+
+    def _offer_multiplier(self, offer: OfferSpec) -> float:
+        levers = self.policy_config.levers
+        factor = levers.category.get(offer.category, 1.0) * levers.offer.get(offer.id, 1.0)
+        # Business value enters exactly once: in the reward when weighting is on, else here.
+        if not self.reward_config.business_value_weighting:
+            factor *= offer.business_value
+        return factor
+
+    def slate_size(self, channel: str) -> int:
+        """Return how many offers a channel gets (channel_slate_size, else slate_size)."""
+        return self.policy_config.channel_slate_size.get(channel, self.policy_config.slate_size)
+
+    def decide(
+        self,
+        profile: CustomerProfile | None,
+        *,
+        customer_id: str,
+        now: datetime,
+        channel: str = "mobile",
+        slate_size: int | None = None,
+        decision_id: str | None = None,
+    ) -> Decision:
+        """Decide the slate for one customer.
+
+        Args:
+            profile: the customer's live profile, which this call may mutate (pass a
+                private copy); None for an unknown customer, who gets a cold-start
+                decision from an empty profile.
+            customer_id: pseudonymised customer id, copied into the record.
+            now: decision time (timezone-aware).
+            channel: web, mobile or wearable; changes only the slate size.
+            slate_size: overrides the channel's slate size.
+            decision_id: id to use; a random one by default.
+        """
+        ensure_aware(now)
+        if profile is None:
+            profile = CustomerProfile(customer_id)
+        features = compute_features(profile, now)
+        eligibility = self.compiled.filter(features, profile.offers, now)
+        k = slate_size if slate_size is not None else self.slate_size(channel)
+        snapshot = self.snapshots.current
+
+        mandatory = [offer for offer in eligibility.eligible if offer.mandatory][:k]
+        candidates = [offer for offer in eligibility.eligible if not offer.mandatory]
+        context = self.encoder.encode(features)
+        offer_ids = [offer.id for offer in candidates]
+        shown: list[ShownOffer] = []
+        views: list[ShownOfferView] = []
+        currency = profile.currency or "EUR"
+        names = self.encoder.names
+
+        for position, offer in enumerate(mandatory, start=1):
+            reason = explain_offer(
+                offer,
+                feature_names=names,
+                features=features,
+                lifts=None,
+                deviations=None,
+                rule_features=tuple(self.compiled.rules[offer.id].names),
+                currency=currency,
+            )
+            item = ShownOffer.model_construct(
+                offer_id=offer.id,
+                position=position,
+                propensity=1.0,
+                score=0.0,
+                reason=reason.text,
+                reason_features=reason.features,
+            )
+            shown.append(item)
+            views.append(ShownOfferView(offer, item))
+
+        candidate_scores: tuple[CandidateScore, ...] = ()
+        slate_propensity = 1.0
+        remaining = k - len(mandatory)
+        if candidates and remaining > 0:
+            multipliers = np.array([self._multiplier[offer_id] for offer_id in offer_ids])
+            choice = snapshot.choose_slate(context, offer_ids, multipliers, remaining, self.rng)
+            mean = snapshot.context_mean
+            deviations = context - mean if mean is not None else None
+            for slot, (index, propensity) in enumerate(zip(choice.order, choice.propensities)):
+                offer = candidates[index]
+                lifts = choice.contributions[index] if choice.contributions is not None else None
+                reason = explain_offer(
+                    offer,
+                    feature_names=names,
+                    features=features,
+                    lifts=lifts,
+                    deviations=deviations,
+                    rule_features=tuple(self.compiled.rules[offer.id].names),
+                    currency=currency,
+                )
+                item = ShownOffer.model_construct(
+                    offer_id=offer.id,
+                    position=len(mandatory) + slot + 1,
+                    propensity=float(propensity),
+                    score=float(choice.scores[index]),
+                    reason=reason.text,
+                    reason_features=reason.features,
+                )
+                shown.append(item)
+                views.append(ShownOfferView(offer, item))
+            slate_propensity = float(choice.slate_propensity)
+            candidate_scores = tuple(
+                CandidateScore.model_construct(
+                    offer_id=offer_id,
+                    score=float(choice.scores[i]),
+                    value=float(choice.scores[i] * multipliers[i]),
+                    probability=float(choice.first_position_dist[i]),
+                )
+                for i, offer_id in enumerate(offer_ids)
+            )
+
+        record = DecisionRecord.model_construct(
+            type="decision",
+            decision_id=decision_id or new_id(),
+            customer_id=customer_id,
+            ts=now,
+            channel=channel,
+            policy_id=snapshot.policy_id,
+            policy_version=int(snapshot.version),
+            context={name: float(features.get(name, 0.0)) for name in names},
+            candidates=candidate_scores,
+            shown=tuple(shown),
+            slate_propensity=slate_propensity,
+            ineligible=eligibility.ineligible,
+        )
+        return Decision(record=record, offers=tuple(views), features=features)

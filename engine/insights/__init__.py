@@ -1,0 +1,1 @@
+"""Customer insights computed from the live profile and transaction history."""

@@ -1,0 +1,162 @@
+"""Slate draws that return the exact probability of every placement they make.
+
+Two randomisations cover every policy in this package:
+
+* :func:`draw_greedy_slate`: at each position, place the best remaining candidate, except
+  that a share of the probability is spread uniformly over the remaining candidates.
+* :func:`draw_plackett_luce_slate`: sequential sampling without replacement with
+  probability proportional to a weight (the Plackett-Luce model).
+
+Both loop over Python lists because a slate has a few positions and a few dozen
+candidates: list arithmetic is faster than numpy's per-call overhead at that size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from policies.base import SlateChoice
+
+__all__ = ["SlateDraw", "draw_greedy_slate", "draw_plackett_luce_slate", "slate_choice_of"]
+
+
+class SlateDraw(NamedTuple):
+    """An ordered slate with the conditional probability of each placement.
+
+    Attributes:
+        order: candidate indices, position 1 first.
+        propensities: probability that ``order[i]`` was placed at position ``i + 1`` given
+            the candidates placed above it.
+        first_position_dist: shape ``(n,)``; probability of each candidate at position 1.
+    """
+
+    order: tuple[int, ...]
+    propensities: tuple[float, ...]
+    first_position_dist: np.ndarray
+
+
+def draw_greedy_slate(values: np.ndarray, k: int, *, share: float, rng: np.random.Generator) -> SlateDraw:
+    """Draw ``min(k, n)`` candidates, each the best remaining one unless a uniform pick replaces it.
+
+    At a position with ``m`` remaining candidates, of which the set ``T`` ties at the
+    highest value, candidate ``j`` is placed with probability::
+
+        P(j) = share / m + (1 - share) * 1[j in T] / |T|
+
+    so ``share = 0`` gives a deterministic ranking with ties broken uniformly at random,
+    and ``share = 1`` gives uniform sampling without replacement. Ties are exact float
+    equality.
+
+    Args:
+        values: shape ``(n,)``, finite; higher is better.
+        k: slate size requested; at most ``n`` candidates are placed.
+        share: probability in [0, 1] of a uniform pick at each position.
+        rng: source of randomness.
+    """
+    value_list: list[float] = values.tolist()
+    remaining = list(range(len(value_list)))
+    order: list[int] = []
+    propensities: list[float] = []
+    first_position_dist = _greedy_position_dist(value_list, remaining, share)
+    _place_greedy(value_list, remaining, min(k, len(value_list)), share, rng, order, propensities)
+    return SlateDraw(tuple(order), tuple(propensities), first_position_dist)
+
+
+def draw_plackett_luce_slate(
+    weights: np.ndarray,
+    k: int,
+    *,
+    rng: np.random.Generator,
+    fallback_values: np.ndarray,
+) -> SlateDraw:
+    """Draw ``min(k, n)`` candidates by sequential sampling without replacement from ``weights``.
+
+    Position ``i`` places candidate ``j`` with probability ``w_j / sum(w_l for l not yet
+    placed)``, the Plackett-Luce model (R. D. Luce, *Individual Choice Behavior*, 1959;
+    R. L. Plackett, "The analysis of permutations", Applied Statistics 24, 1975). The
+    logged propensities are these conditional probabilities.
+
+    When every remaining weight is zero (possible only without a propensity floor), the
+    remaining positions are filled deterministically by ``fallback_values``, ties broken
+    uniformly at random, and logged with those exact probabilities.
+
+    Args:
+        weights: shape ``(n,)``, non-negative, with a positive sum.
+        k: slate size requested.
+        rng: source of randomness.
+        fallback_values: shape ``(n,)``; ranking used once the weights are exhausted.
+    """
+    weight_list: list[float] = weights.tolist()
+    n = len(weight_list)
+    total = math.fsum(weight_list)
+    first_position_dist = weights / total
+    remaining = list(range(n))
+    order: list[int] = []
+    propensities: list[float] = []
+    for position in range(min(k, n)):
+        cumulative = list(itertools.accumulate(weight_list))
+        total = cumulative[-1]
+        if total <= 0.0:
+            positions_left = min(k, n) - position
+            _place_greedy(fallback_values.tolist(), remaining, positions_left, 0.0, rng, order, propensities)
+            break
+        # bisect_right never lands on a zero weight: that would need cumulative[j - 1] <= u < cumulative[j].
+        index = bisect.bisect_right(cumulative, rng.random() * total)
+        if index >= n:  # u rounded up to the total; take the last candidate with weight left
+            index = max(j for j in remaining if weight_list[j] > 0.0)
+        order.append(index)
+        propensities.append(min(1.0, weight_list[index] / total))
+        weight_list[index] = 0.0
+        remaining.remove(index)
+    return SlateDraw(tuple(order), tuple(propensities), first_position_dist)
+
+
+def slate_choice_of(draw: SlateDraw, scores: np.ndarray, contributions: np.ndarray | None) -> SlateChoice:
+    """Wrap a draw as the :class:`SlateChoice` that snapshots return."""
+    return SlateChoice(
+        order=draw.order,
+        propensities=draw.propensities,
+        slate_propensity=math.prod(draw.propensities),
+        first_position_dist=draw.first_position_dist,
+        scores=scores,
+        contributions=contributions,
+    )
+
+
+def _greedy_position_dist(values: list[float], remaining: list[int], share: float) -> np.ndarray:
+    best = max(values[j] for j in remaining)
+    tied = [j for j in remaining if values[j] == best]
+    dist = np.zeros(len(values))
+    dist[remaining] = share / len(remaining)
+    dist[tied] += (1.0 - share) / len(tied)
+    return dist
+
+
+def _place_greedy(
+    values: list[float],
+    remaining: list[int],
+    positions: int,
+    share: float,
+    rng: np.random.Generator,
+    order: list[int],
+    propensities: list[float],
+) -> None:
+    """Append ``positions`` greedy-or-uniform placements to ``order``, removing them from ``remaining``."""
+    for _ in range(positions):
+        m = len(remaining)
+        best = max(values[j] for j in remaining)
+        tied = [j for j in remaining if values[j] == best]
+        # Draw the branch only when both are possible, so share 0 and 1 use one draw fewer.
+        if share >= 1.0 or (share > 0.0 and rng.random() < share):
+            index = remaining[int(rng.integers(m))]
+        else:
+            index = tied[int(rng.integers(len(tied)))] if len(tied) > 1 else tied[0]
+        greedy_probability = (1.0 - share) / len(tied) if values[index] == best else 0.0
+        order.append(index)
+        propensities.append(min(1.0, share / m + greedy_probability))
+        remaining.remove(index)
