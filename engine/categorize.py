@@ -27,7 +27,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from engine.categories import CATEGORIES, INCOME_CATEGORIES, SPEND_CATEGORIES
+from engine.categories import INCOME_CATEGORIES, SPEND_CATEGORIES
 from engine.errors import ConfigError
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "load_category_rules",
     "load_mcc_table",
     "mcc_category",
+    "is_payment_processor",
     "normalize_merchant",
 ]
 
@@ -54,7 +55,9 @@ def fold(text: str) -> str:
     stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     # Letters that NFKD does not decompose.
     stripped = stripped.replace("ß", "ss").replace("ø", "o").replace("æ", "ae").replace("œ", "oe").replace("ł", "l")
-    return " ".join(re.findall(r"[a-z0-9]+", stripped.casefold()))
+    words = " ".join(re.findall(r"[a-z0-9]+", stripped.casefold()))
+    # "999PN0920WECHSEL" -> "999 pn 0920 wechsel": letters and digits are separate words.
+    return re.sub(r"(?<=[a-z])(?=[0-9])|(?<=[0-9])(?=[a-z])", " ", words)
 
 
 def _keyword_pattern(keyword: str) -> str:
@@ -71,34 +74,54 @@ def _keyword_pattern(keyword: str) -> str:
     return left + body + right
 
 
-class KeywordTable(BaseModel):
-    """Ordered category -> keywords; the first category with a match wins."""
+Rules = tuple[tuple[str, tuple[str, ...]], ...]
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    rules: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+def _as_rules(value: object) -> object:
+    """Accept {category: [keywords]} or a list of one-key mappings (a category may repeat)."""
+    if isinstance(value, dict):
+        return tuple((str(k), tuple(v or ())) for k, v in value.items())
+    if isinstance(value, list):
+        pairs = []
+        for item in value:
+            if not isinstance(item, dict) or len(item) != 1:
+                raise ValueError(f"each rule must be a one-key mapping category: [keywords]; got {item!r}")
+            ((category, keywords),) = item.items()
+            pairs.append((str(category), tuple(keywords or ())))
+        return tuple(pairs)
+    return value
 
-    def compiled(self) -> list[tuple[str, re.Pattern[str]]]:
-        out = []
-        for category, keywords in self.rules.items():
-            if keywords:
-                out.append((category, re.compile("|".join(_keyword_pattern(k) for k in keywords))))
-        return out
+
+def _compile(rules: Rules) -> list[tuple[str, re.Pattern[str]]]:
+    return [
+        (category, re.compile("|".join(_keyword_pattern(k) for k in keywords)))
+        for category, keywords in rules
+        if keywords
+    ]
+
+
+def _check_categories(rules: Rules, allowed: tuple[str, ...], side: str) -> None:
+    for category, _ in rules:
+        if category not in allowed:
+            raise ValueError(f"{side} rule category {category!r} is not one of {', '.join(allowed)}")
 
 
 class SpendRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    merchants: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    keywords: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    merchants: Rules = ()
+    keywords: Rules = ()
     fallback: str = "other"
+
+    @field_validator("merchants", "keywords", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        return _as_rules(value)
 
     @model_validator(mode="after")
     def _check(self) -> "SpendRules":
-        for table in (self.merchants, self.keywords):
-            for name in table:
-                if name not in SPEND_CATEGORIES:
-                    raise ValueError(f"spend rule category {name!r} is not one of {', '.join(SPEND_CATEGORIES)}")
+        _check_categories(self.merchants, SPEND_CATEGORIES, "spend")
+        _check_categories(self.keywords, SPEND_CATEGORIES, "spend")
         if self.fallback not in SPEND_CATEGORIES:
             raise ValueError(f"spend fallback {self.fallback!r} is not a spend category")
         return self
@@ -107,13 +130,19 @@ class SpendRules(BaseModel):
 class IncomeRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    keywords: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    keywords: Rules = ()
     mcc_credit: str = "refund"
     fallback: str = "transfers_in"
 
+    @field_validator("keywords", mode="before")
+    @classmethod
+    def _pairs(cls, value: object) -> object:
+        return _as_rules(value)
+
     @model_validator(mode="after")
     def _check(self) -> "IncomeRules":
-        for name in [*self.keywords, self.mcc_credit, self.fallback]:
+        _check_categories(self.keywords, INCOME_CATEGORIES, "income")
+        for name in (self.mcc_credit, self.fallback):
             if name not in INCOME_CATEGORIES:
                 raise ValueError(f"income category {name!r} is not one of {', '.join(INCOME_CATEGORIES)}")
         return self
@@ -132,6 +161,12 @@ class MccRange(BaseModel):
         if value not in SPEND_CATEGORIES:
             raise ValueError(f"MCC category {value!r} is not a spend category")
         return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "MccRange":
+        if self.start > self.end:
+            raise ValueError(f"MCC range {self.start}-{self.end} runs backwards")
+        return self
 
 
 class MccRules(BaseModel):
@@ -157,6 +192,7 @@ class MerchantNoise(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     prefixes: tuple[str, ...] = ()
+    processors: tuple[str, ...] = ()
     words: tuple[str, ...] = ()
     cities: tuple[str, ...] = ()
     countries: tuple[str, ...] = ()
@@ -175,15 +211,15 @@ class CategoryRules(BaseModel):
 
     @functools.cached_property
     def _spend_merchants(self) -> list[tuple[str, re.Pattern[str]]]:
-        return KeywordTable(rules=self.spend.merchants).compiled()
+        return _compile(self.spend.merchants)
 
     @functools.cached_property
     def _spend_keywords(self) -> list[tuple[str, re.Pattern[str]]]:
-        return KeywordTable(rules=self.spend.keywords).compiled()
+        return _compile(self.spend.keywords)
 
     @functools.cached_property
     def _income_keywords(self) -> list[tuple[str, re.Pattern[str]]]:
-        return KeywordTable(rules=self.income.keywords).compiled()
+        return _compile(self.income.keywords)
 
     @functools.cached_property
     def _noise(self) -> dict[str, re.Pattern[str]]:
@@ -194,11 +230,10 @@ class CategoryRules(BaseModel):
             return "|".join(re.escape(item) for item in folded) or r"(?!x)x"
 
         return {
+            "processor": re.compile(rf"^(?:{alternation(noise.processors)})(?![a-z0-9])"),
             "prefix": re.compile(rf"^(?:(?:{alternation(noise.prefixes)})(?: |$))+"),
             "words": re.compile(rf"(?<![a-z0-9])(?:{alternation(noise.words)})(?![a-z0-9])"),
-            "suffix": re.compile(
-                rf"(?: (?:{alternation(noise.cities)}|{alternation(noise.countries)}))+$"
-            ),
+            "suffix": re.compile(rf"(?: (?:{alternation(noise.cities)}|{alternation(noise.countries)}))+$"),
         }
 
     def match_spend_merchant(self, text: str) -> str | None:
@@ -296,10 +331,21 @@ _REFERENCE = re.compile(
     r"|\bPAS\s*\d+\b"  # ,PAS999 (card sequence)
     r"|\bpasnr\.?\s*\d+"
     r"|#\s*\d+"  # #112
-    r"|\b[A-Z]{0,4}\d[\dA-Z-]{5,}\b"  # long reference numbers, phone numbers
+    r"|/\d+\b"  # OPT./056
     r"|\b\d+(?:[.,]\d+)?\s*(?:USD|EUR|GBP|CZK|AUD|CAD)\b",
     re.IGNORECASE,
 )
+_LONG_TOKEN = re.compile(r"(?<![\w-])[\w-]{6,}(?![\w-])")
+
+
+def _drop_reference(match: re.Match[str]) -> str:
+    """Remove reference numbers and phone numbers: long tokens made mostly of digits."""
+    token = match.group()
+    digits = sum(ch.isdigit() for ch in token)
+    letters = sum(ch.isalpha() for ch in token)
+    return " " if digits >= 5 and digits >= letters else token
+
+
 _URL_TAIL = re.compile(r"(?i)\.(?:com|co\.uk|nl|de|es|fr|cz|net|org|io)\b(?:/\S*)?")
 _STORE_NO = re.compile(r"(?i)\bFIL(?:IAAL)?\.?\s*\d*\b|\bstore\s+\d+\b")
 
@@ -317,6 +363,10 @@ def normalize_merchant(description: str) -> str:
     text = text.replace("\t", " ").replace("\r", " ").replace("\n", " ")
     # Fixed-width card lines ("SAINSBURYS SACAT 0602  LADBROKE GROV GBR") keep the
     # merchant name in the first column; "A;B" memos repeat the name after the type.
+    # "PP.1234.PP . STEAM GAMES, Your purchase at STEAM GAMES": the name after "purchase at".
+    at = re.search(r"(?i)\b(?:purchase|payment|compra|pago|achat|einkauf|aankoop) (?:at|en|bei|bij|chez) (.+)", text)
+    if at:
+        text = at.group(1)
     if ";" in text:
         parts = [p for p in text.split(";") if p.strip()]
         text = parts[-1] if parts else text
@@ -324,40 +374,56 @@ def normalize_merchant(description: str) -> str:
     text = re.sub(r"\([^)]*\)?|\)", " ", text)
     text = _DATE_TIME.sub(" ", text)
     text = _REFERENCE.sub(" ", text)
+    text = _LONG_TOKEN.sub(_drop_reference, text)
     text = _STORE_NO.sub(" ", text)
+    # "999PN5477SCHECK" -> "999 PN 5477 SCHECK"
+    text = re.sub(r"(?<=\d)(?=[A-Za-z]{2,})|(?<=[A-Za-z]{2})(?=\d{3,})", " ", text)
     columns = [c for c in re.split(r"\s{2,}|,", text) if fold(c)]
     if not columns:
         return ""
-    words = _clean_words(columns[0], rules)
-    if not words and len(columns) > 1:
-        words = _clean_words(columns[1], rules)
-    return _capitalise(words)
+    for column in columns[:3]:
+        words = _clean_words(column, rules)
+        if words:
+            return _capitalise(words)
+    return ""
+
+
+def is_payment_processor(name: str) -> bool:
+    """True for PayPal, Klarna and the like, whose name says nothing about the merchant."""
+    return bool(load_category_rules()._noise["processor"].match(fold(name)))
+
+
+def _words_before(folded: list[str], offset: int) -> int:
+    """How many words of " ".join(folded) start before character ``offset``."""
+    count, pos = 0, 0
+    for word in folded:
+        if pos >= offset:
+            break
+        count += 1
+        pos += len(word) + 1
+    return count
 
 
 def _clean_words(text: str, rules: CategoryRules) -> str:
     noise = rules._noise
-    folded_words = text.split()
-    # Work on folded text to find noise, but keep the original spelling of what remains.
-    kept = [w for w in folded_words if fold(w)]
+    # Find noise on folded text, keep the original spelling of what remains.
+    kept = [w for w in text.split() if fold(w)]
     folded = [fold(w) for w in kept]
-    # Strip leading noise phrases.
     while folded:
-        joined = " ".join(folded)
-        match = noise["prefix"].match(joined)
-        if not match or match.end() == 0:
+        match = noise["prefix"].match(" ".join(folded))
+        consumed = _words_before(folded, match.end()) if match else 0
+        if consumed == 0:
             break
-        consumed = len(joined[: match.end()].split())
         kept, folded = kept[consumed:], folded[consumed:]
-    # Drop noise words anywhere.
     pairs = [(k, f) for k, f in zip(kept, folded) if not noise["words"].fullmatch(f) and not f.isdigit()]
     # Strip trailing cities and country codes, but never the whole name.
     while len(pairs) > 1:
-        joined = " ".join(f for _, f in pairs)
-        match = noise["suffix"].search(joined)
+        words = [f for _, f in pairs]
+        match = noise["suffix"].search(" ".join(words))
         if not match:
             break
-        remaining = len(joined[: match.start()].split())
-        if remaining == 0:
+        remaining = _words_before(words, match.start() + 1)
+        if remaining == 0 or remaining >= len(pairs):
             break
         pairs = pairs[:remaining]
     return " ".join(k for k, _ in pairs)
@@ -409,4 +475,3 @@ def categorize(
     if found:
         return found
     return rules.match_spend_keyword(text) or rules.spend.fallback
-

@@ -13,8 +13,8 @@ from typing import Iterable, Union
 
 from pydantic import ValidationError
 
-from engine.categorize import categorize, fold, normalize_merchant
 from engine.categories import CATEGORIES, INCOME_CATEGORIES
+from engine.categorize import categorize, fold, is_payment_processor, normalize_merchant
 from engine.events import BalanceSnapshotEvent, TransactionEvent, format_validation_error
 
 __all__ = [
@@ -56,6 +56,8 @@ class StatementImport:
     balances: list[BalanceSnapshotEvent]
     errors: list[RowError]
     source_count: int
+    transaction_lines: list[int | None] = field(default_factory=list)
+    """Line of the file where each transaction starts (parallel to ``transactions``)."""
 
     @property
     def imported(self) -> int:
@@ -82,6 +84,7 @@ class RawEntry:
     account: str | None = None
     balance_after: Decimal | None = None
     source_category: str | None = None
+    merchant_text: str | None = None  # raw text to read the merchant from, spacing kept
 
 
 @dataclass
@@ -175,7 +178,9 @@ def compose_description(*parts: str | None) -> str:
     kept: list[str] = []
     for i, part in enumerate(cleaned):
         low = part.casefold()
-        if any(low in other.casefold() and (low != other.casefold() or j < i) for j, other in enumerate(cleaned) if j != i):
+        if any(
+            low in other.casefold() and (low != other.casefold() or j < i) for j, other in enumerate(cleaned) if j != i
+        ):
             continue
         kept.append(part)
     return " | ".join(kept)
@@ -190,13 +195,14 @@ def build_import(
     """Turn raw entries into validated, categorised events with stable ids."""
     redact = Redactor(parsed.accounts)
     transactions: list[TransactionEvent] = []
+    lines: list[int | None] = []
     errors: list[RowError] = []
     seen_ids: Counter[tuple[str, str]] = Counter()
     seen_rows: Counter[tuple[str, ...]] = Counter()
     hashes: set[str] = set()
     for entry in parsed.entries:
         if isinstance(entry, RowError):
-            errors.append(entry)
+            errors.append(RowError(entry.line, redact(entry.reason)))
             continue
         currency = (entry.currency or "").strip().upper()
         if not _CURRENCY.match(currency):
@@ -207,8 +213,15 @@ def build_import(
             hashes.add(acct)
         description = _clip(redact(entry.description), 500)
         payee = _clip(redact(entry.payee), 200) if entry.payee else None
-        merchant = normalize_merchant(payee or description) or (normalize_merchant(description) if payee else "")
-        mcc = entry.mcc.strip().zfill(4) if entry.mcc and entry.mcc.strip().isdigit() and len(entry.mcc.strip()) <= 4 else None
+        if payee and is_payment_processor(payee):
+            payee = None
+        source = redact(entry.merchant_text) if entry.merchant_text else description
+        merchant = (normalize_merchant(payee) if payee else "") or normalize_merchant(source)
+        mcc = (
+            entry.mcc.strip().zfill(4)
+            if entry.mcc and entry.mcc.strip().isdigit() and len(entry.mcc.strip()) <= 4
+            else None
+        )
         category = _source_category(entry.source_category, entry.amount)
         if category is None:
             category = categorize(description, merchant=merchant or None, mcc=mcc, amount=entry.amount)
@@ -240,6 +253,7 @@ def build_import(
             errors.append(RowError(entry.line, f"invalid transaction: {format_validation_error(err)}"))
             continue
         transactions.append(event)
+        lines.append(entry.line)
 
     balances: list[BalanceSnapshotEvent] = []
     seen_balances: set[str] = set()
@@ -247,7 +261,9 @@ def build_import(
         currency = (raw.currency or "").strip().upper()
         acct = account_hash(raw.account, account_salt)
         if not _CURRENCY.match(currency):
-            logger.warning("skipped a %s balance of account %s: currency %r is not ISO 4217", parsed.format, acct, raw.currency)
+            logger.warning(
+                "skipped a %s balance of account %s: currency %r is not ISO 4217", parsed.format, acct, raw.currency
+            )
             continue
         event_id = _digest("balance", customer_id, acct or "", raw.ts.isoformat(), _amount_key(raw.amount), currency)
         if event_id in seen_balances:
@@ -270,6 +286,7 @@ def build_import(
         balances=balances,
         errors=errors,
         source_count=parsed.source_count,
+        transaction_lines=lines,
     )
     logger.info(
         "imported %s statement: %d transactions, %d errors, %d entries in file, %d balances, accounts %s",
