@@ -98,7 +98,7 @@ def dashboard(
     for offer in result.offers:
         typer.echo(f"  {offer['position']}. {offer['title']}  [score {offer['score']:.3f}]")
         typer.echo(f"     {offer['reason']}")
-    typer.echo(f"\nSpend by category, last 90 days ({result.currency}):")
+    typer.echo(f"\nSpend by category, last 90 days of the statements ({result.currency}):")
     for name, value in sorted(result.spend_by_category.items(), key=lambda item: -item[1]):
         typer.echo(f"  {name:<16}{value:>12,.2f}")
     typer.echo("\nRecurring payments:" if result.recurring else "\nRecurring payments: none found")
@@ -107,6 +107,63 @@ def dashboard(
             f"  {item['merchant']}: {item['cadence']}, about {item['expected_amount']:.2f}, next due {item['next_due']}"
             f" (confidence {item['confidence']:.0%})"
         )
+
+
+@app.command()
+def serve(
+    policy: Annotated[Optional[str], typer.Option(help="Policy name or YAML path (default: OFFERLOOP_POLICY or lints).")] = None,
+    port: Annotated[Optional[int], typer.Option(help="HTTP port (default: OFFERLOOP_HTTP_PORT or 8000).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Start the service; with no KAFKA_BOOTSTRAP_SERVERS, REDIS_URL or RAY_ADDRESS it runs embedded."""
+    _setup_logging(verbose)
+    import signal
+    import threading
+
+    from api.runner import start_service
+    from engine.settings import ServiceSettings
+
+    overrides = {key: value for key, value in {"policy": policy, "http_port": port}.items() if value is not None}
+    settings = ServiceSettings(**overrides)
+    mode = []
+    mode.append(f"Kafka {settings.kafka_bootstrap_servers}" if settings.kafka_bootstrap_servers else "bundled broker")
+    mode.append("Redis" if settings.redis_url else "in-memory stores")
+    mode.append(f"Ray at {settings.ray_address}" if settings.ray_address else "local Ray")
+    typer.echo(f"starting offerloop ({', '.join(mode)}) ...", err=True)
+    running = start_service(settings)
+    typer.echo(f"GraphQL: {running.graphql_url}")
+    typer.echo(f"Kafka bootstrap servers: {running.bootstrap_servers}")
+    typer.echo(f"health: {running.url}/healthz  metrics: {running.url}/metrics  (Ctrl-C stops)")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        running.stop()
+
+
+@app.command()
+def replay(
+    file: Annotated[Path, typer.Argument(help="Events as JSON lines (one event object per line) or one JSON array.")],
+    topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "customer-events",
+    bootstrap_servers: Annotated[Optional[str], typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers.")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+) -> None:
+    """Publish a file of events to Kafka; customer ids are pseudonymised before they leave this machine."""
+    _setup_logging(verbose)
+    from engine.replay import replay_file
+    from engine.runtime import build_bus
+
+    servers = bootstrap_servers or "127.0.0.1:19092"
+    bus = build_bus(servers)
+    try:
+        counts = replay_file(file, bus, topic=topic)
+    finally:
+        bus.close()
+    typer.echo(f"published {counts['published']} events to {topic} at {servers} ({counts['unparseable']} lines without a customer_id were published unchanged)")
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from engine.categories import SPEND_CATEGORIES
 from engine.config.loader import load_catalog, load_policy_config, load_reward_config
 from engine.features import FeatureEncoder
 from engine.insights.recurring import find_recurring
@@ -68,6 +67,19 @@ class DashboardResult:
         }
 
 
+def _spend_by_category(history: Sequence[tuple[Any, str, float, str | None]], *, days: int) -> dict[str, float]:
+    """Sum debits by category over the ``days`` days up to the latest transaction."""
+    if not history:
+        return {}
+    last = max(item[0] for item in history)
+    totals: dict[str, float] = {}
+    for day, _, amount, category in history:
+        if amount < 0 and (last - day).days < days:
+            name = category or "other"
+            totals[name] = round(totals.get(name, 0.0) - amount, 2)
+    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+
+
 def build_dashboard(
     statements: Sequence[str | Path],
     *,
@@ -109,32 +121,44 @@ def build_dashboard(
         snapshot_override=override,
     )
     customer_id = pseudonymize(customer)
-    files: list[FileImport] = []
+    imports = [
+        (path, read_statement(path, customer_id=customer_id, csv_mapping=csv_mapping)) for path in statements
+    ]
+    # Events go in time order across all files, so that older statements are applied
+    # before the profile's clock moves past them.
+    tagged = [
+        (event.ts, index, event)
+        for index, (_, result) in enumerate(imports)
+        for event in [*result.transactions, *result.balances]
+    ]
+    tagged.sort(key=lambda item: (item[0], item[1]))
+    imported = [0] * len(imports)
+    duplicates = [0] * len(imports)
     latest: datetime | None = None
-    history: list[tuple[Any, str, float, str | None]] = []
-    for path in statements:
-        result = read_statement(path, customer_id=customer_id, csv_mapping=csv_mapping)
-        imported = 0
-        duplicates = 0
-        for event in [*result.transactions, *result.balances]:
-            outcome = loop.ingest(event)
+    for ts, index, event in tagged:
+        outcome = loop.ingest(event)
+        if event.type == "transaction":
             if outcome.applied:
-                imported += 1 if event.type == "transaction" else 0
+                imported[index] += 1
             elif outcome.reason == "duplicate":
-                duplicates += 1 if event.type == "transaction" else 0
-            latest = event.ts if latest is None or event.ts > latest else latest
-        for event in result.transactions:
-            history.append((event.ts.date(), event.merchant or event.description, float(event.amount), event.category))
-        files.append(
-            FileImport(
-                path=str(path),
-                format=result.format,
-                source_count=result.source_count,
-                imported=imported,
-                duplicates=duplicates,
-                errors=[{"line": error.line, "reason": error.reason} for error in result.errors],
-            )
+                duplicates[index] += 1
+        latest = ts if latest is None or ts > latest else latest
+    history: list[tuple[Any, str, float, str | None]] = [
+        (event.ts.date(), event.merchant or event.description, float(event.amount), event.category)
+        for _, result in imports
+        for event in result.transactions
+    ]
+    files = [
+        FileImport(
+            path=str(path),
+            format=result.format,
+            source_count=result.source_count,
+            imported=imported[index],
+            duplicates=duplicates[index],
+            errors=[{"line": error.line, "reason": error.reason} for error in result.errors],
         )
+        for index, (path, result) in enumerate(imports)
+    ]
     as_of = now or ((latest + timedelta(days=1)) if latest is not None else datetime.now(timezone.utc))
     decision = loop.decide(customer_id, as_of, channel="web", slate_size=policy_config.slate_size)
     offers = [
@@ -151,15 +175,8 @@ def build_dashboard(
         }
         for view in decision.offers
     ]
-    spend = {
-        name: round(decision.features.get(f"spend_30d_{name}", 0.0), 2)
-        for name in SPEND_CATEGORIES
-        if decision.features.get(f"spend_30d_{name}", 0.0) > 0
-    }
+    spend = _spend_by_category(history, days=90)
     profile = loop.profiles.get(customer_id)
-    if profile is not None:
-        window = profile.windows[90]["c"]
-        spend = {name: round(value, 2) for name, value in sorted(window.items()) if value > 0.005}
     recurring = [
         {
             "merchant": item.merchant,
