@@ -9,7 +9,24 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 
-__all__ = ["validate_context", "validate_decision", "validate_reward", "validate_offer_id"]
+__all__ = [
+    "validate_dim",
+    "validate_context",
+    "validate_decision",
+    "validate_batch",
+    "validate_reward",
+    "validate_offer_id",
+]
+
+
+def validate_dim(dim: int) -> int:
+    """Return ``dim`` as an int if it is a positive integer, else raise InvalidInputError."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool) or dim < 1:
+        raise InvalidInputError(
+            f"dim (context length, bias included) must be a positive integer; got {dim!r}. "
+            "Pass FeatureEncoder.dim of the policy's feature set."
+        )
+    return int(dim)
 
 
 def validate_context(context: np.ndarray, dim: int) -> np.ndarray:
@@ -58,8 +75,8 @@ def validate_decision(
         raise InvalidInputError(
             f"multipliers must have shape ({n},), one per offer id; got shape {weights.shape}"
         )
-    # min() is NaN when any entry is NaN, and NaN >= 0 is False, so this also rejects NaN.
-    if not (weights.min() >= 0.0 and weights.max() < math.inf):
+    # min() is NaN when any entry is NaN and NaN >= 0 is False, so this also rejects NaN.
+    if not (weights.min() >= 0.0 and np.isfinite(weights).all()):
         raise InvalidInputError(
             f"multipliers must be finite and non-negative; got {weights.tolist()}. "
             "Use 0 to suppress an offer's score."
@@ -83,3 +100,13 @@ def validate_offer_id(offer_id: str) -> str:
     if not isinstance(offer_id, str) or not offer_id:
         raise InvalidInputError(f"offer_id must be a non-empty string; got {offer_id!r}")
     return offer_id
+
+
+def validate_batch(offer_ids: Sequence[str], contexts: np.ndarray, rewards: np.ndarray, dim: int) -> None:
+    """Raise InvalidInputError unless the batch has one context row and one reward per offer id."""
+    m = len(offer_ids)
+    if np.shape(contexts) != (m, dim) or np.shape(rewards) != (m,):
+        raise InvalidInputError(
+            f"a batch of {m} offer ids needs contexts of shape ({m}, {dim}) and rewards of shape ({m},); "
+            f"got {np.shape(contexts)} and {np.shape(rewards)}"
+        )

@@ -1,7 +1,7 @@
 """Offer feature vectors for the shared linear model.
 
-The shared model scores ``kron(context, offer_features)``, so an offer is described by a
-short vector: a one-hot encoding of its category, the log of its business value, and a
+The shared model scores ``kron(context, offer_features)``, so each offer needs a short
+vector. It is a one-hot encoding of the category, the log of the business value, and a
 constant 1 that lets the model learn a context effect common to every offer.
 """
 

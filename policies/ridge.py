@@ -1,9 +1,9 @@
 """Bayesian ridge regressions updated online, in a mutable and a frozen form.
 
 Each model keeps the inverse ``A_inv`` of the precision matrix ``A = ridge * I + sum x x^T``
-and the vector ``b = sum reward * x``; the posterior mean is ``theta = A_inv b``. One
+and the vector ``b = sum reward * x``. The posterior mean is ``theta = A_inv b``. One
 reward changes ``A`` by a rank-one term, so ``A_inv`` is updated with the Sherman-Morrison
-formula (J. Sherman and W. J. Morrison, Annals of Mathematical Statistics 21, 1950)::
+formula::
 
     u = A_inv x
     A_inv <- A_inv - u u^T / (1 + x^T u)
@@ -12,9 +12,9 @@ which costs O(D^2) instead of the O(D^3) of a fresh inverse.
 
 Two layouts:
 
-* per offer: one ``(A_inv, b)`` of dimension ``d`` for every offer id
-  (L. Li et al., "A Contextual-Bandit Approach to Personalized News Article
-  Recommendation", WWW 2010, disjoint LinUCB);
+* per offer: one ``(A_inv, b)`` of dimension ``d`` for every offer id, the disjoint
+  model of L. Li, W. Chu, J. Langford and R. E. Schapire, "A Contextual-Bandit Approach
+  to Personalized News Article Recommendation", WWW 2010 (arXiv:1003.0146);
 * shared: one model over ``phi(x, a) = kron(x, f_a)`` of dimension ``d * q``, where ``f_a``
   is the offer's feature vector, so that offers with similar features share evidence.
 
@@ -33,9 +33,16 @@ import numpy as np
 from engine.errors import InvalidInputError
 from policies.offer_features import OFFER_FEATURE_DIM, default_offer_feature_vector
 
-__all__ = ["PerOfferRidge", "PerOfferRidgeParams", "SharedRidge", "SharedRidgeParams", "RidgeParams"]
+__all__ = [
+    "PerOfferRidge",
+    "PerOfferRidgeParams",
+    "SharedRidge",
+    "SharedRidgeParams",
+    "RidgeParams",
+    "score_contributions",
+]
 
-# Row 0 of every stacked array holds the prior, so an unseen offer id maps to row 0.
+# Row 0 of every stacked array is the prior, so an unseen offer id maps to row 0.
 PRIOR_ROW = 0
 _INITIAL_CAPACITY = 16
 
@@ -58,8 +65,13 @@ class _ContextMean:
         self.mean += (x - self.mean) / self.count
 
 
-def _contributions(coefficients: np.ndarray, x: np.ndarray, context_mean: np.ndarray) -> np.ndarray:
-    """Return ``coefficients * (x - context_mean)`` with the bias column (the last) set to 0."""
+def score_contributions(coefficients: np.ndarray, x: np.ndarray, context_mean: np.ndarray) -> np.ndarray:
+    """Return how much each context entry moves each score away from the mean customer's.
+
+    For scores ``C[i] . x`` the contribution of entry ``k`` is ``C[i, k] * (x_k - mean_k)``,
+    shape ``(n, d)``. The bias column (the last) is set to 0 because it is 1 for every customer.
+    Before any reward the mean is zeros, so contributions are ``C[i, k] * x_k``.
+    """
     contributions = coefficients * (x - context_mean)
     contributions[:, -1] = 0.0
     return contributions
@@ -189,7 +201,8 @@ class PerOfferRidgeParams:
         object.__setattr__(self, "_a_inv_flat", self.a_inv.reshape(m + 1, d * d))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.ridge, self.offer_ids, self.a_inv, self.b, self.theta, self.context_mean, self.n_contexts))
+        fields = (self.ridge, self.offer_ids, self.a_inv, self.b, self.theta, self.context_mean, self.n_contexts)
+        return (type(self), fields)
 
     @property
     def dim(self) -> int:
@@ -201,6 +214,10 @@ class PerOfferRidgeParams:
         rows = self._rows
         return np.array([rows.get(offer_id, PRIOR_ROW) for offer_id in offer_ids], dtype=np.intp)
 
+    def coefficients(self, rows: np.ndarray) -> np.ndarray:
+        """Return ``C`` of shape ``(n, d)`` with posterior mean score ``C[i] . x``: here ``theta_i``."""
+        return self.theta[rows]
+
     def means(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Return the posterior mean score ``x . theta_i`` of each row."""
         return self.theta[rows] @ x
@@ -208,7 +225,12 @@ class PerOfferRidgeParams:
     def score_variances(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Return ``x^T A_inv_i x`` for each row, clipped at 0 against rounding."""
         # One matrix-vector product over the flattened stack: x^T A x = vec(A) . vec(x x^T).
-        quadratic = self._a_inv_flat[rows] @ np.multiply.outer(x, x).ravel()
+        outer = np.multiply.outer(x, x).ravel()
+        if len(self._a_inv_flat) <= 2 * len(rows):
+            # Few offers beyond the candidates: a product with the whole stack beats gathering rows.
+            quadratic = (self._a_inv_flat @ outer)[rows]
+        else:
+            quadratic = self._a_inv_flat[rows] @ outer
         return np.maximum(quadratic, 0.0, out=quadratic)
 
     def sample_values(
@@ -224,19 +246,16 @@ class PerOfferRidgeParams:
         """Draw ``multiplier_i * score_i`` from the posterior, shape ``(n_samples, n)``.
 
         Scores are independent across offers, each ``N(x . theta_i, s^2 x^T A_inv_i x)``.
-        Also returns whether two columns can tie exactly: only when at least two columns
-        are constant (multiplier or variance 0), since continuous draws tie with probability 0.
+        Also returns whether two columns can tie exactly. That needs at least two constant
+        columns (multiplier or variance 0), because continuous draws tie with probability 0.
         """
         scale = np.sqrt(self.score_variances(x, rows))
         scale *= posterior_scale * multipliers
         values = rng.standard_normal((n_samples, len(rows)))
         values *= scale
         values += means * multipliers
-        return values, int(np.count_nonzero(scale == 0.0)) > 1
-
-    def contributions(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Return ``theta_i * (x - context_mean)`` per row, shape ``(n, d)``, bias column 0."""
-        return _contributions(self.theta[rows], x, self.context_mean)
+        may_tie = not scale.all() and int(np.count_nonzero(scale == 0.0)) > 1
+        return values, may_tie
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays to serialise, by field name."""
@@ -306,8 +325,7 @@ class SharedRidge:
     @classmethod
     def from_params(cls, params: SharedRidgeParams) -> SharedRidge:
         """Return a mutable model that continues from ``params``."""
-        offer_features = {offer_id: params.features[row] for row, offer_id in enumerate(params.offer_ids, start=1)}
-        model = cls(params.dim, params.ridge, offer_features)
+        model = cls(params.dim, params.ridge, params.offer_feature_map())
         model._a_inv[:] = params.a_inv
         model._b[:] = params.b
         model._theta[:] = params.theta
@@ -369,20 +387,38 @@ class SharedRidgeParams:
         object.__setattr__(self, "_theta_matrix", self.theta.reshape(d, q))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (
-            type(self),
-            (self.ridge, self.offer_ids, self.features, self.a_inv, self.b, self.theta, self.context_mean, self.n_contexts),
+        fields = (
+            self.ridge,
+            self.offer_ids,
+            self.features,
+            self.a_inv,
+            self.b,
+            self.theta,
+            self.context_mean,
+            self.n_contexts,
         )
+        return (type(self), fields)
 
     @property
     def dim(self) -> int:
         """Context dimension ``d``."""
         return int(self.context_mean.shape[0])
 
+    def offer_feature_map(self) -> dict[str, np.ndarray]:
+        """Return offer id to feature vector, the ``offer_features`` the model was built with."""
+        return {offer_id: self.features[row] for row, offer_id in enumerate(self.offer_ids, start=1)}
+
     def rows_of(self, offer_ids: Sequence[str]) -> np.ndarray:
         """Return the feature row of each offer id (row 0, the default vector, for unknown ids)."""
         rows = self._rows
         return np.array([rows.get(offer_id, PRIOR_ROW) for offer_id in offer_ids], dtype=np.intp)
+
+    def coefficients(self, rows: np.ndarray) -> np.ndarray:
+        """Return ``C`` of shape ``(n, d)`` with posterior mean score ``C[i] . x``: here ``Theta f_i``.
+
+        ``kron(x, f_i) . theta = x^T Theta f_i`` with ``Theta = theta.reshape(d, q)``.
+        """
+        return self.features[rows] @ self._theta_matrix.T
 
     def means(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Return the posterior mean score ``kron(x, f_i) . theta = x^T Theta f_i`` of each row."""
@@ -427,10 +463,6 @@ class SharedRidgeParams:
         values = rng.standard_normal((n_samples, loadings.shape[1])) @ loadings.T
         values += means * multipliers
         return values, True
-
-    def contributions(self, x: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Return ``(x_k - mean_k) * (Theta f_i)_k`` per row and context entry, bias column 0."""
-        return _contributions(self.features[rows] @ self._theta_matrix.T, x, self.context_mean)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Return the arrays to serialise, by field name."""

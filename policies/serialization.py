@@ -60,7 +60,9 @@ def decode_snapshot(data: bytes) -> tuple[dict[str, Any], dict[str, np.ndarray]]
     try:
         payload = msgpack.unpackb(data, raw=False)
     except (msgpack.exceptions.UnpackException, ValueError, TypeError) as err:
-        raise InvalidInputError(f"snapshot data is not valid msgpack ({err}); it is corrupt or not a policy snapshot") from err
+        raise InvalidInputError(
+            f"snapshot data is not valid msgpack ({err}), so it is corrupt or not a policy snapshot"
+        ) from err
     if not isinstance(payload, dict) or payload.get("format") != SNAPSHOT_FORMAT:
         raise InvalidInputError(
             f"snapshot data must be a {SNAPSHOT_FORMAT!r} map; got a {type(payload).__name__} "
@@ -87,7 +89,9 @@ def _decode_array(name: str, entry: Any) -> np.ndarray:
     shape = entry.get("shape")
     raw = entry.get("data")
     if not isinstance(shape, list) or not all(isinstance(size, int) and size >= 0 for size in shape):
-        raise InvalidInputError(f"snapshot array {name!r} must have a list of non-negative sizes as shape; got {shape!r}")
+        raise InvalidInputError(
+            f"snapshot array {name!r} must have a list of non-negative sizes as shape; got {shape!r}"
+        )
     if not isinstance(raw, bytes) or len(raw) != _ARRAY_DTYPE.itemsize * int(np.prod(shape, dtype=np.int64)):
         size = len(raw) if isinstance(raw, bytes) else None
         raise InvalidInputError(

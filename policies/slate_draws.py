@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from engine.errors import InvalidInputError
 from policies.base import SlateChoice
 
 __all__ = ["SlateDraw", "draw_greedy_slate", "draw_plackett_luce_slate", "slate_choice_of"]
@@ -58,12 +59,15 @@ def draw_greedy_slate(values: np.ndarray, k: int, *, share: float, rng: np.rando
         share: probability in [0, 1] of a uniform pick at each position.
         rng: source of randomness.
     """
+    n = len(values)
+    ranked: list[int] = np.argsort(-values, kind="stable").tolist()
     value_list: list[float] = values.tolist()
-    remaining = list(range(len(value_list)))
+    n_tied = _count_tied(value_list, ranked)
+    first_position_dist = np.full(n, share / n)
+    first_position_dist[ranked[:n_tied]] += (1.0 - share) / n_tied
     order: list[int] = []
     propensities: list[float] = []
-    first_position_dist = _greedy_position_dist(value_list, remaining, share)
-    _place_greedy(value_list, remaining, min(k, len(value_list)), share, rng, order, propensities)
+    _place_greedy(value_list, ranked, min(k, n), share, rng, order, propensities)
     return SlateDraw(tuple(order), tuple(propensities), first_position_dist)
 
 
@@ -77,9 +81,8 @@ def draw_plackett_luce_slate(
     """Draw ``min(k, n)`` candidates by sequential sampling without replacement from ``weights``.
 
     Position ``i`` places candidate ``j`` with probability ``w_j / sum(w_l for l not yet
-    placed)``, the Plackett-Luce model (R. D. Luce, *Individual Choice Behavior*, 1959;
-    R. L. Plackett, "The analysis of permutations", Applied Statistics 24, 1975). The
-    logged propensities are these conditional probabilities.
+    placed)``, so an ordered slate has probability ``prod_i w_(i) / sum_(l >= i) w_(l)``
+    (the Plackett-Luce model). The logged propensities are these conditional probabilities.
 
     When every remaining weight is zero (possible only without a propensity floor), the
     remaining positions are filled deterministically by ``fallback_values``, ties broken
@@ -93,7 +96,9 @@ def draw_plackett_luce_slate(
     """
     weight_list: list[float] = weights.tolist()
     n = len(weight_list)
-    total = math.fsum(weight_list)
+    total = list(itertools.accumulate(weight_list))[-1]
+    if not total > 0.0:
+        raise InvalidInputError(f"Plackett-Luce weights must have a positive sum; got {weight_list}")
     first_position_dist = weights / total
     remaining = list(range(n))
     order: list[int] = []
@@ -102,8 +107,9 @@ def draw_plackett_luce_slate(
         cumulative = list(itertools.accumulate(weight_list))
         total = cumulative[-1]
         if total <= 0.0:
-            positions_left = min(k, n) - position
-            _place_greedy(fallback_values.tolist(), remaining, positions_left, 0.0, rng, order, propensities)
+            fallback_list: list[float] = fallback_values.tolist()
+            ranked = sorted(remaining, key=fallback_list.__getitem__, reverse=True)
+            _place_greedy(fallback_list, ranked, min(k, n) - position, 0.0, rng, order, propensities)
             break
         # bisect_right never lands on a zero weight: that would need cumulative[j - 1] <= u < cumulative[j].
         index = bisect.bisect_right(cumulative, rng.random() * total)
@@ -128,35 +134,37 @@ def slate_choice_of(draw: SlateDraw, scores: np.ndarray, contributions: np.ndarr
     )
 
 
-def _greedy_position_dist(values: list[float], remaining: list[int], share: float) -> np.ndarray:
-    best = max(values[j] for j in remaining)
-    tied = [j for j in remaining if values[j] == best]
-    dist = np.zeros(len(values))
-    dist[remaining] = share / len(remaining)
-    dist[tied] += (1.0 - share) / len(tied)
-    return dist
+def _count_tied(values: list[float], ranked: list[int]) -> int:
+    """Return how many leading entries of ``ranked`` (sorted best first) tie with the first."""
+    best = values[ranked[0]]
+    n_tied = 1
+    while n_tied < len(ranked) and values[ranked[n_tied]] == best:
+        n_tied += 1
+    return n_tied
 
 
 def _place_greedy(
     values: list[float],
-    remaining: list[int],
+    ranked: list[int],
     positions: int,
     share: float,
     rng: np.random.Generator,
     order: list[int],
     propensities: list[float],
 ) -> None:
-    """Append ``positions`` greedy-or-uniform placements to ``order``, removing them from ``remaining``."""
+    """Append ``positions`` greedy-or-uniform placements to ``order``, removing them from ``ranked``.
+
+    ``ranked`` contains the remaining candidates sorted by value, best first, so the greedy
+    pick is always at its head.
+    """
     for _ in range(positions):
-        m = len(remaining)
-        best = max(values[j] for j in remaining)
-        tied = [j for j in remaining if values[j] == best]
+        m = len(ranked)
+        n_tied = _count_tied(values, ranked)
         # Draw the branch only when both are possible, so share 0 and 1 use one draw fewer.
         if share >= 1.0 or (share > 0.0 and rng.random() < share):
-            index = remaining[int(rng.integers(m))]
+            slot = int(rng.integers(m))
         else:
-            index = tied[int(rng.integers(len(tied)))] if len(tied) > 1 else tied[0]
-        greedy_probability = (1.0 - share) / len(tied) if values[index] == best else 0.0
-        order.append(index)
+            slot = int(rng.integers(n_tied)) if n_tied > 1 else 0
+        greedy_probability = (1.0 - share) / n_tied if slot < n_tied else 0.0
+        order.append(ranked.pop(slot))
         propensities.append(min(1.0, share / m + greedy_probability))
-        remaining.remove(index)

@@ -27,7 +27,7 @@ OFFER_CATEGORIES: tuple[str, ...] = (
 class ContactPolicy(BaseModel):
     """How often one offer may be shown to one customer."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
 
     max_impressions: int = Field(default=3, ge=1, le=1000, description="Impressions allowed per window.")
     window: Duration = Field(default="7d", description="Sliding window for max_impressions.")
