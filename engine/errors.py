@@ -15,6 +15,7 @@ __all__ = [
     "StatementError",
     "UnknownOfferError",
     "StoreError",
+    "BusError",
 ]
 
 
@@ -48,3 +49,7 @@ class UnknownOfferError(InvalidInputError):
 
 class StoreError(OfferloopError):
     """Raised when a profile, decision or snapshot store fails to read or write."""
+
+
+class BusError(OfferloopError):
+    """Raised when the event bus or the embedded broker fails to start, publish, poll or commit."""

