@@ -89,8 +89,14 @@ class DecisionStore(ABC):
         """Atomically apply ``function`` and store the result; None when the decision is unknown."""
 
     @abstractmethod
-    def due(self, now: float, *, limit: int = 1000) -> list[str]:
-        """Return ids of open decisions whose window closed at or before ``now`` (epoch seconds)."""
+    def due(self, now: float, *, limit: int = 1000, lease_s: float = 60.0) -> list[str]:
+        """Claim open decisions whose window closed at or before ``now`` (epoch seconds).
+
+        A claimed decision is not returned again for ``lease_s`` seconds, so two workers
+        do not close it twice; if the claimer crashes before storing the decision with
+        ``closed=True`` (through :meth:`update`), another call returns it after the lease.
+        Storing ``closed=True`` removes the decision from the open index.
+        """
 
     @abstractmethod
     def delete(self, decision_id: str) -> bool:
@@ -102,44 +108,64 @@ class DecisionStore(ABC):
 
 
 class InMemoryDecisionStore(DecisionStore):
-    """Dict of serialised pending decisions plus a heap of window close times."""
+    """Pending decisions as objects in a dict, plus heaps of window close and deletion times.
+
+    ``update`` mutates the stored object in place under the lock and restores the join
+    state if the function raises; ``get`` returns a private copy.
+    """
 
     def __init__(self) -> None:
-        self._data: dict[str, bytes] = {}
+        self._data: dict[str, PendingDecision] = {}
         self._delete_at: dict[str, float] = {}
         self._delete_heap: list[tuple[float, str]] = []
         self._open: list[tuple[float, str]] = []
+        self._closed: set[str] = set()
         self._lock = threading.Lock()
 
     def put(self, pending: PendingDecision, *, retention_s: float) -> None:
         with self._lock:
-            self._data[pending.decision_id] = pending.to_bytes()
+            self._data[pending.decision_id] = PendingDecision.from_bytes(pending.to_bytes())
             self._delete_at[pending.decision_id] = pending.expires_at + retention_s
             heapq.heappush(self._delete_heap, (pending.expires_at + retention_s, pending.decision_id))
             if not pending.closed:
                 heapq.heappush(self._open, (pending.expires_at, pending.decision_id))
 
     def get(self, decision_id: str) -> PendingDecision | None:
-        data = self._data.get(decision_id)
-        return PendingDecision.from_bytes(data) if data is not None else None
+        with self._lock:
+            pending = self._data.get(decision_id)
+            return PendingDecision.from_bytes(pending.to_bytes()) if pending is not None else None
 
     def update(self, decision_id: str, function: Callable[[PendingDecision], T]) -> T | None:
         with self._lock:
-            data = self._data.get(decision_id)
-            if data is None:
+            pending = self._data.get(decision_id)
+            if pending is None:
                 return None
-            pending = PendingDecision.from_bytes(data)
-            result = function(pending)
-            self._data[decision_id] = pending.to_bytes()
+            # Only the join state is mutable (the record is frozen), so a cheap copy of it
+            # is enough to roll back when the function raises, as the Redis store would.
+            backup = (
+                {offer: [list(entry) for entry in entries] for offer, entries in pending.feedback.items()},
+                dict(pending.settled),
+                list(pending.seen_events),
+                pending.closed,
+            )
+            try:
+                result = function(pending)
+            except BaseException:
+                pending.feedback, pending.settled, pending.seen_events, pending.closed = backup
+                raise
+            if pending.closed:
+                self._closed.add(decision_id)
             return result
 
-    def due(self, now: float, *, limit: int = 1000) -> list[str]:
+    def due(self, now: float, *, limit: int = 1000, lease_s: float = 60.0) -> list[str]:
         with self._lock:
             ready = []
             while self._open and self._open[0][0] <= now and len(ready) < limit:
                 _, decision_id = heapq.heappop(self._open)
-                if decision_id in self._data:
+                if decision_id in self._data and decision_id not in self._closed:
                     ready.append(decision_id)
+            for decision_id in ready:
+                heapq.heappush(self._open, (now + lease_s, decision_id))
             # Decisions still waiting to be closed survive the prune, so their rewards are not lost.
             self._prune(now, keep=set(ready))
             return ready
@@ -154,6 +180,7 @@ class InMemoryDecisionStore(DecisionStore):
             if self._delete_at.get(key) == when:
                 self._data.pop(key, None)
                 self._delete_at.pop(key, None)
+                self._closed.discard(key)
         for item in postponed:
             self._delete_at[item[1]] = item[0]
             heapq.heappush(self._delete_heap, item)
@@ -161,6 +188,7 @@ class InMemoryDecisionStore(DecisionStore):
     def delete(self, decision_id: str) -> bool:
         with self._lock:
             self._delete_at.pop(decision_id, None)
+            self._closed.discard(decision_id)
             return self._data.pop(decision_id, None) is not None
 
     def count(self) -> int:

@@ -60,6 +60,7 @@ class OnlineLearner:
         self.clock = clock
         self.applied_ids: dict[str, float] = {}
         self.stats = LearnerStats()
+        self.rewards_by_offer: dict[str, tuple[int, float]] = {}
         self._since_publish = 0
         self._last_publish = clock()
         self.last_snapshot: PolicySnapshot | None = None
@@ -72,6 +73,8 @@ class OnlineLearner:
         context = self.encoder.encode(reward.context)
         self.learner.update_one(reward.offer_id, context, reward.reward)
         self.applied_ids[reward.reward_id] = reward.decided_at
+        count, total = self.rewards_by_offer.get(reward.offer_id, (0, 0.0))
+        self.rewards_by_offer[reward.offer_id] = (count + 1, total + reward.reward)
         self.stats.applied += 1
         self._since_publish += 1
         return True

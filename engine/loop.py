@@ -8,7 +8,7 @@ is tested in-process is what runs against Kafka and Redis.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -110,13 +110,37 @@ class DecisionLoop:
         """Apply a customer event (or offer feedback) to the customer's profile."""
         category = self.categorizer(event) if isinstance(event, TransactionEvent) else None
         result = self.profiles.update(event.customer_id, lambda profile: profile.apply(event, category=category))
+        self._count(result)
+        return result
+
+    def ingest_many(self, events: Sequence[Any]) -> list[ApplyResult]:
+        """Apply events in order, with one store update per run of events of the same customer."""
+        results: list[ApplyResult] = []
+        start = 0
+        while start < len(events):
+            customer_id = events[start].customer_id
+            stop = start
+            while stop < len(events) and events[stop].customer_id == customer_id:
+                stop += 1
+            batch = events[start:stop]
+            categories = [self.categorizer(e) if isinstance(e, TransactionEvent) else None for e in batch]
+
+            def apply_all(profile: CustomerProfile) -> list[ApplyResult]:
+                return [profile.apply(event, category=category) for event, category in zip(batch, categories)]
+
+            for result in self.profiles.update(customer_id, apply_all):
+                self._count(result)
+                results.append(result)
+            start = stop
+        return results
+
+    def _count(self, result: ApplyResult) -> None:
         if result.applied:
             self.counters.events_applied += 1
         elif result.reason == "duplicate":
             self.counters.events_duplicate += 1
         else:
             self.counters.events_stale += 1
-        return result
 
     # ------------------------------------------------------------------ decisions
     def decide(self, customer_id: str, now: datetime, *, channel: str = "mobile", slate_size: int | None = None) -> Decision:
@@ -136,6 +160,17 @@ class DecisionLoop:
         for reward in outcome.rewards:
             self._learn(reward)
         return outcome
+
+    def feedback_many(self, events: Sequence[OfferFeedbackEvent]) -> list[JoinOutcome]:
+        """Join a customer's feedback events, then update their fatigue counters in one store update."""
+        outcomes = [self.joiner.on_feedback(event) for event in events]
+        counted = [event for event, outcome in zip(events, outcomes) if outcome.status in ("joined", "late", "after_settled")]
+        if counted:
+            self.ingest_many(counted)
+        for outcome in outcomes:
+            for reward in outcome.rewards:
+                self._learn(reward)
+        return outcomes
 
     def tick(self, now: datetime) -> list[Reward]:
         """Close decisions whose windows ended, learn from their rewards, publish when due."""

@@ -277,7 +277,6 @@ class CustomerProfile:
             "cd": self.clock_day,
             "d": self.days,
             "w": self.windows,
-            "seen": sorted(self.seen),
             "sal": self.salary,
             "b": self.balance,
             "ba": self.balance_at,
@@ -306,7 +305,8 @@ class CustomerProfile:
             clock_day=state["cd"],
             days={int(k): v for k, v in state["d"].items()},
             windows={int(k): v for k, v in state["w"].items()},
-            seen=set(state["seen"]),
+            # The seen set is exactly the union of the buckets' hashes, so it is rebuilt, not stored.
+            seen={key for bucket in state["d"].values() for key in bucket["h"]},
             salary=state["sal"],
             balance=state["b"],
             balance_at=state["ba"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -203,30 +203,48 @@ class RewardJoiner:
             logger.debug("feedback_not_counted", extra={"status": outcome.status, "decision_id": event.decision_id})
         return outcome
 
-    def close_due(self, now: datetime, *, limit: int = 1000) -> list[Reward]:
-        """Close decisions whose longest window has ended and settle their remaining offers."""
-        stamp = now.timestamp()
+    def close_due(
+        self,
+        now: datetime,
+        *,
+        emit: Callable[[list[Reward]], None] | None = None,
+        limit: int = 1000,
+    ) -> list[Reward]:
+        """Close decisions whose longest window has ended and settle their remaining offers.
+
+        For each due decision the rewards are computed from a read, handed to ``emit``
+        (which must make them durable, for example publish and flush), and only then is
+        the decision stored as closed. A crash in between re-emits the same rewards, with
+        the same ids, after the store's lease; the learner skips ids it has applied.
+        """
         rewards: list[Reward] = []
-        for decision_id in self.store.due(stamp, limit=limit):
+        for decision_id in self.store.due(now.timestamp(), limit=limit):
+            pending = self.store.get(decision_id)
+            if pending is None or pending.closed:
+                continue
+            settled = self._window_rewards(pending)
+            if emit is not None and settled:
+                emit(settled)
 
-            def close(pending: PendingDecision) -> list[Reward]:
-                if pending.closed:
-                    return []
-                pending.closed = True
-                settled = []
-                for shown in pending.record.shown:
-                    if shown.offer_id in pending.settled:
-                        continue
-                    types = [entry[0] for entry in pending.feedback.get(shown.offer_id, [])]
-                    value = self._reward_value(shown.offer_id, types)
-                    pending.settled[shown.offer_id] = value
-                    settled.append(self._make_reward(pending, shown.offer_id, value, "window", pending.expires_at))
-                return settled
+            def close(stored: PendingDecision) -> None:
+                stored.closed = True
+                for reward in settled:
+                    stored.settled.setdefault(reward.offer_id, reward.reward)
 
-            closed = self.store.update(decision_id, close) or []
-            self.stats.rewards_window += len(closed)
-            rewards.extend(closed)
+            self.store.update(decision_id, close)
+            self.stats.rewards_window += len(settled)
+            rewards.extend(settled)
         return rewards
+
+    def _window_rewards(self, pending: PendingDecision) -> list[Reward]:
+        settled = []
+        for shown in pending.record.shown:
+            if shown.offer_id in pending.settled:
+                continue
+            types = [entry[0] for entry in pending.feedback.get(shown.offer_id, [])]
+            value = self._reward_value(shown.offer_id, types)
+            settled.append(self._make_reward(pending, shown.offer_id, value, "window", pending.expires_at))
+        return settled
 
     def stats_dict(self) -> dict[str, Any]:
         """Return the counters as a plain dict."""

@@ -121,8 +121,7 @@ def simulate_policy(
     for step in range(decisions):
         arrival = bank.next_arrival()
         now = arrival.ts
-        for event in bank.events_until(arrival.customer_id, now):
-            loop.ingest(event)
+        loop.ingest_many(bank.events_until(arrival.customer_id, now))
         if oracle is not None:
             oracle.customer_id = arrival.customer_id
             oracle.now = now
@@ -130,8 +129,8 @@ def simulate_policy(
         index_of[decision.record.decision_id] = step
         slate = [item.shown.offer_id for item in decision.offers]
         shown_total += len(slate)
-        for event in bank.respond(arrival.customer_id, decision.record.decision_id, slate, now):
-            outcome = loop.feedback(event)
+        feedback = bank.respond(arrival.customer_id, decision.record.decision_id, slate, now)
+        for event, outcome in zip(feedback, loop.feedback_many(feedback)):
             if event.feedback == "accept" and outcome.status == "joined":
                 accepts += 1
             for reward in outcome.rewards:
