@@ -24,6 +24,8 @@ def _setup_logging(verbose: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # kafka-python logs every connection at INFO.
+    logging.getLogger("kafka").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
 
 @app.command()
@@ -135,13 +137,14 @@ def serve(
     typer.echo(f"Kafka bootstrap servers: {running.bootstrap_servers}")
     typer.echo(f"health: {running.url}/healthz  metrics: {running.url}/metrics  (Ctrl-C stops)")
     stop = threading.Event()
+    # Installed after Ray starts, because ray.init replaces the SIGINT handler.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         while not stop.wait(1.0):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
+        typer.echo("stopping ...", err=True)
         running.stop()
 
 

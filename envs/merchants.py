@@ -152,6 +152,12 @@ DISCRETIONARY_MERCHANTS: dict[str, tuple[Merchant, ...]] = {
         Merchant("PLAYSTATION STORE", "5816", 22.0),
         Merchant("BOWLING CENTER", "7999", 30.0),
     ),
+    "travel": (
+        Merchant("INTERCITY RAIL", "4112", 65.0),
+        Merchant("FLIXBUS", "4131", 28.0),
+        Merchant("AIRPORT PARKING", "7523", 45.0),
+        Merchant("HOLIDAY INN EXPRESS", "7011", 110.0),
+    ),
     "health": (
         Merchant("PHARMACY", "5912", 18.0),
         Merchant("DENTAL PRACTICE", "8021", 95.0),

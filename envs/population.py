@@ -1,9 +1,9 @@
 """Seeded population of bank customers in latent segments.
 
-Each customer belongs to one segment (student, young professional, family, affluent,
-retiree, financially stretched) and draws individual traits around the segment's means:
-income and pay cadence, rent, subscriptions, spending budgets, travel, saving, credit
-appetite, overdraft tendency, app engagement and home time zone.
+Each customer belongs to one segment: student, young professional, family, affluent,
+retiree or financially stretched. The customer draws individual traits around the
+segment's means: income and pay cadence, rent, subscriptions, spending budgets, travel,
+saving, credit appetite, overdraft tendency, app engagement and home time zone.
 
 :data:`TRAIT_NAMES` lists the latent traits that drive offer responses. Each one shows
 up in the transactions the generator emits, and so in the engine's features:
@@ -272,9 +272,9 @@ class CustomerTraits:
         home: home country, city and time zone.
         monthly_income: expected net income a month.
         pay_cadence: one of :data:`PAY_CADENCES`.
-        pay_day: for "monthly" and "pension", the day of the month (31 means the last
-            business day); for "biweekly", the phase in days (0 or 7) of the fortnightly
-            Friday; unused for "irregular".
+        pay_day: day of the month for "monthly" and "pension" pay, where 31 means the
+            last business day. For "biweekly" pay, the phase in days (0 or 7) of the
+            fortnightly Friday. Unused for "irregular" pay.
         employer: name on salary credits (client name on freelance invoices).
         family_support: monthly transfer from family, in EUR (students), else 0.
         rent, rent_day, landlord: monthly rent (0 for owners) and standing order.
@@ -423,7 +423,7 @@ def _sample_customer(index: int, segment: SegmentSpec, rng: np.random.Generator)
     savings_rate = savings_propensity - 0.12 * overdraft
     trips = segment.trips_per_year * math.exp(rng.normal(0.0, 0.7))
     logins = segment.logins_per_day * math.exp(rng.normal(0.0, 0.6))
-    weekend_skew = segment.weekend_skew * math.exp(rng.normal(0.0, 0.25))
+    weekend_skew = segment.weekend_skew * math.exp(rng.normal(0.0, 0.45))
     overdraft_limit = float(round(income * (0.3 + 0.5 * overdraft), -1)) if overdraft > 0.3 else 0.0
     starting_balance = income * segment.buffer_months * math.exp(rng.normal(0.0, 0.4)) * (1.0 - overdraft)
 
@@ -432,7 +432,11 @@ def _sample_customer(index: int, segment: SegmentSpec, rng: np.random.Generator)
     # The discretionary budget keeps at least a fifth of income for food and daily life,
     # so a stretched customer with high fixed costs ends up spending more than earned.
     discretionary = max(0.2 * (income + family_support), (income + family_support) * (1.0 - savings_rate) - fixed)
-    budgets = _budgets(discretionary, household, rng)
+    # Frequent travellers also spend on travel between trips: long-distance trains,
+    # coaches, airport parking and hotels at home.
+    travel_budget = min(0.5 * discretionary, 30.0 * trips * (income / 3000.0) ** 0.5)
+    budgets = _budgets(discretionary - travel_budget, household, weekend_skew, rng)
+    budgets["travel"] = travel_budget
 
     merchants = {
         "groceries": tuple(
@@ -493,9 +497,12 @@ def _subscription(plan: SubscriptionPlan, rng: np.random.Generator) -> Subscript
     return Subscription(merchant=plan.name, amount=plan.price, day=int(rng.integers(1, 29)), mcc=plan.mcc)
 
 
-def _budgets(discretionary: float, household: int, rng: np.random.Generator) -> dict[str, float]:
+def _budgets(discretionary: float, household: int, weekend_skew: float, rng: np.random.Generator) -> dict[str, float]:
     shares = dict(_BASE_SHARES)
     shares["groceries"] = min(0.55, shares["groceries"] + 0.06 * (household - 1))
+    # Weekend spenders go out more overall, not only on other days.
+    for name in ("dining", "entertainment", "shopping"):
+        shares[name] *= weekend_skew**0.5
     noisy = {name: share * math.exp(rng.normal(0.0, 0.3)) for name, share in shares.items()}
     total = sum(noisy.values())
     return {name: discretionary * share / total for name, share in noisy.items()}

@@ -1,0 +1,70 @@
+"""Prometheus metrics of the API.
+
+Request latency is measured in the ingress process. Counters that live in other
+processes (policy replicas, stream workers, the learner) are collected on each scrape
+through :class:`StatsCollector`, which asks the service client for their current values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+__all__ = ["ApiMetrics", "StatsCollector"]
+
+
+class StatsCollector:
+    """Turns a stats snapshot (nested dicts of numbers) into Prometheus metrics."""
+
+    def __init__(self, read_stats: Callable[[], dict[str, Any]]) -> None:
+        self.read_stats = read_stats
+
+    def collect(self) -> Iterable[Metric]:
+        stats = self.read_stats()
+        service = stats.get("service", {})
+        decisions = CounterMetricFamily("offerloop_decisions", "Dashboards decided.")
+        decisions.add_metric([], service.get("dashboards", 0))
+        yield decisions
+        cold = CounterMetricFamily("offerloop_cold_starts", "Dashboards for customers without a profile.")
+        cold.add_metric([], service.get("cold_starts", 0))
+        yield cold
+        feedback = CounterMetricFamily("offerloop_feedback_received", "Feedback events accepted by the API.")
+        feedback.add_metric([], service.get("feedback", 0))
+        yield feedback
+        version = GaugeMetricFamily("offerloop_snapshot_version", "Policy snapshot version served.", labels=["policy"])
+        version.add_metric([str(service.get("policy", ""))], service.get("snapshot_version", 0))
+        yield version
+        joined = CounterMetricFamily("offerloop_feedback_join", "Feedback join outcomes.", labels=["status"])
+        for status, count in stats.get("join", {}).items():
+            joined.add_metric([status], count)
+        yield joined
+        rewards = CounterMetricFamily("offerloop_rewards", "Rewards applied by the learner, by offer.", labels=["offer"])
+        reward_sum = CounterMetricFamily("offerloop_reward_sum", "Sum of rewards applied, by offer.", labels=["offer"])
+        for offer, (count, total) in stats.get("rewards_by_offer", {}).items():
+            rewards.add_metric([offer], count)
+            reward_sum.add_metric([offer], total)
+        yield rewards
+        yield reward_sum
+        workers = CounterMetricFamily("offerloop_worker_messages", "Messages handled by stream workers.", labels=["worker", "outcome"])
+        for worker, counters in stats.get("workers", {}).items():
+            for outcome, count in counters.items():
+                workers.add_metric([worker, outcome], count)
+        yield workers
+
+
+class ApiMetrics:
+    """The registry of one ingress process."""
+
+    def __init__(self, read_stats: Callable[[], dict[str, Any]]) -> None:
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "offerloop_request_seconds",
+            "GraphQL request latency in the ingress.",
+            ["operation"],
+            registry=self.registry,
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.registry.register(StatsCollector(read_stats))  # type: ignore[arg-type]

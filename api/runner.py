@@ -1,0 +1,113 @@
+"""Start and stop the whole service: broker (when needed), Ray, and the Serve application."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from engine.settings import ServiceSettings
+
+__all__ = ["RunningService", "start_service"]
+
+logger = logging.getLogger(__name__)
+
+APP_NAME = "offerloop"
+
+
+@dataclass
+class RunningService:
+    """A started service; call :meth:`stop` to shut it down."""
+
+    url: str
+    bootstrap_servers: str
+    broker: Any | None
+    owns_ray: bool
+
+    @property
+    def graphql_url(self) -> str:
+        return f"{self.url}/graphql"
+
+    def stop(self) -> None:
+        """Remove the application and stop what this process started (Ray, the broker).
+
+        When this process started Ray, ``ray.shutdown`` ends the replicas with it; a
+        graceful ``serve.delete`` first would block if Ray's processes already received
+        the same Ctrl-C or SIGTERM.
+        """
+        import ray
+
+        if self.owns_ray:
+            ray.shutdown()
+        else:
+            from ray import serve
+
+            try:
+                serve.delete(APP_NAME)
+            except Exception as err:  # noqa: BLE001 - shutting down anyway.
+                logger.warning("serve.delete failed: %r", err)
+        if self.broker is not None:
+            self.broker.stop()
+        logger.info("service stopped")
+
+
+def _configure_ray_environment(settings: ServiceSettings) -> None:
+    # These must be set before Ray starts; Serve reads them once at import in each process.
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    if settings.high_throughput:
+        os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+        os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+
+
+def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: float = 120.0) -> RunningService:
+    """Start the service as configured and wait until /healthz answers.
+
+    With no Kafka configured the bundled broker is started on ``settings.broker_port``;
+    with no Ray address a local Ray instance is started (or the one this process already
+    started is reused).
+    """
+    settings = settings or ServiceSettings()
+    broker = None
+    bootstrap = settings.kafka_bootstrap_servers
+    if bootstrap is None:
+        from engine.io.broker import EmbeddedBroker
+
+        broker = EmbeddedBroker(port=settings.broker_port).start()
+        bootstrap = broker.bootstrap_servers
+        logger.info("bundled broker started at %s", bootstrap)
+
+    _configure_ray_environment(settings)
+    import ray
+    from ray import serve
+
+    from api.serve_app import build_application
+
+    owns_ray = False
+    if not ray.is_initialized():
+        ray.init(
+            address=settings.ray_address,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            _node_ip_address="127.0.0.1" if settings.ray_address is None else None,
+        )
+        owns_ray = True
+    serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
+    serve.run(build_application(settings, bootstrap), name=APP_NAME, route_prefix="/")
+    url = f"http://{settings.http_host}:{settings.http_port}"
+    deadline = time.monotonic() + wait_ready_s
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"service at {url} did not become healthy within {wait_ready_s:g} s")
+        time.sleep(0.25)
+    logger.info("service ready at %s/graphql", url)
+    return RunningService(url=url, bootstrap_servers=bootstrap, broker=broker, owns_ray=owns_ray)

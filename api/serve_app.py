@@ -1,0 +1,190 @@
+"""The Ray Serve application: policy replicas, stream workers and the GraphQL ingress.
+
+Deployments:
+
+* ``Policy``: decides dashboards and accepts feedback. Each replica polls the snapshot
+  store and swaps new snapshot versions in without failing requests in flight.
+* ``Workers``: the profile, feedback and learner workers (one replica). It publishes the
+  snapshots the policy replicas load.
+* ``GraphQLIngress``: FastAPI with the Graphene schema, /healthz, /metrics and /ping.
+
+With ``REDIS_URL`` unset the stores are in memory, so the workers run inside the single
+policy replica instead of a deployment of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from api.http_app import create_app
+from api.service import DashboardService
+from engine.errors import InvalidInputError
+from engine.runtime import build_bus, build_stores, load_configs, restore_learner
+from engine.settings import ServiceSettings
+
+__all__ = ["PolicyReplica", "WorkersReplica", "GraphQLIngress", "build_application"]
+
+logger = logging.getLogger(__name__)
+
+
+def _error(err: InvalidInputError) -> dict[str, Any]:
+    return {"__error__": str(err)}
+
+
+class PolicyReplica:
+    """One replica of the policy deployment."""
+
+    def __init__(self, settings: dict[str, Any], bootstrap_servers: str) -> None:
+        from engine.stream import StreamProcessors
+
+        self.settings = ServiceSettings.model_validate(settings)
+        configs = load_configs(self.settings)
+        stores = build_stores(self.settings)
+        bus = build_bus(bootstrap_servers)
+        self.streams: StreamProcessors | None = None
+        if self.settings.embedded_stores:
+            self.streams = StreamProcessors(configs, stores, bus, group_prefix=self.settings.consumer_group_prefix)
+            self.streams.publish_initial_snapshot()
+            self.streams.start()
+        latest = stores.snapshots.load(configs.policy.id)
+        if latest is not None:
+            from policies.registry import load_snapshot
+
+            initial = load_snapshot(latest[1])
+        else:
+            initial = restore_learner(configs, stores.snapshots)[0].snapshot()
+        self.service = DashboardService(
+            catalog=configs.catalog,
+            policy_config=configs.policy,
+            reward_config=configs.rewards,
+            profiles=stores.profiles,
+            decisions=stores.decisions,
+            snapshots=stores.snapshots,
+            bus=bus,
+            initial_snapshot=initial,
+            currency=self.settings.default_currency,
+        )
+        self.service.start_refresher(self.settings.snapshot_poll_s)
+
+    def dashboard(self, user_id: str, channel: str) -> dict[str, Any]:
+        try:
+            return self.service.dashboard(user_id, channel)
+        except InvalidInputError as err:
+            return _error(err)
+
+    def record_feedback(self, decision_id: str, offer_id: str, feedback_type: str) -> dict[str, Any]:
+        try:
+            return self.service.record_feedback(decision_id, offer_id, feedback_type)
+        except InvalidInputError as err:
+            return _error(err)
+
+    def health(self) -> dict[str, Any]:
+        return self.service.health()
+
+    def stats(self) -> dict[str, Any]:
+        counters = self.service.counters
+        stats: dict[str, Any] = {
+            "service": {
+                "dashboards": counters.dashboards,
+                "cold_starts": counters.cold_starts,
+                "feedback": counters.feedback,
+                "snapshot_version": self.service.snapshot_version,
+                "policy": self.service.holder.current.policy_id,
+            }
+        }
+        if self.streams is not None:
+            stats.update(self.streams.stats())
+        return stats
+
+    def __del__(self) -> None:
+        if getattr(self, "streams", None) is not None:
+            self.streams.stop()
+
+
+class WorkersReplica:
+    """The stream workers when stores are shared (Redis)."""
+
+    def __init__(self, settings: dict[str, Any], bootstrap_servers: str) -> None:
+        from engine.stream import StreamProcessors
+
+        service_settings = ServiceSettings.model_validate(settings)
+        configs = load_configs(service_settings)
+        stores = build_stores(service_settings)
+        self.streams = StreamProcessors(
+            configs, stores, build_bus(bootstrap_servers), group_prefix=service_settings.consumer_group_prefix
+        )
+        self.streams.publish_initial_snapshot()
+        self.streams.start()
+
+    def stats(self) -> dict[str, Any]:
+        return self.streams.stats()
+
+
+class _HandleClient:
+    """Forwards the API's calls to the policy (and workers) deployments."""
+
+    def __init__(self, policy: DeploymentHandle, workers: DeploymentHandle | None) -> None:
+        self.policy = policy
+        self.workers = workers
+
+    @staticmethod
+    def _unwrap(result: dict[str, Any]) -> dict[str, Any]:
+        if "__error__" in result:
+            raise InvalidInputError(result["__error__"])
+        return result
+
+    async def dashboard(self, user_id: str, channel: str) -> dict[str, Any]:
+        return self._unwrap(await self.policy.dashboard.remote(user_id, channel))
+
+    async def record_feedback(self, decision_id: str, offer_id: str, feedback_type: str) -> dict[str, Any]:
+        return self._unwrap(await self.policy.record_feedback.remote(decision_id, offer_id, feedback_type))
+
+    async def health(self) -> dict[str, Any]:
+        return await self.policy.health.remote()
+
+    async def stats(self) -> dict[str, Any]:
+        stats = await self.policy.stats.remote()
+        if self.workers is not None:
+            stats.update(await self.workers.stats.remote())
+        return stats
+
+
+@serve.ingress()
+class GraphQLIngress:
+    """HTTP entry point; builds the FastAPI app on the replica."""
+
+    def __init__(self, policy: DeploymentHandle, workers: DeploymentHandle | None = None) -> None:
+        self.client = _HandleClient(policy, workers)
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return create_app(self.client)
+
+
+def build_application(settings: ServiceSettings, bootstrap_servers: str) -> Any:
+    """Bind the deployments into one Serve application."""
+    data = settings.model_dump(mode="json", by_alias=False)
+    replicas = 1 if settings.embedded_stores else settings.policy_replicas
+    policy = serve.deployment(
+        PolicyReplica,
+        name="Policy",
+        num_replicas=replicas,
+        max_ongoing_requests=settings.max_ongoing_requests,
+        ray_actor_options={"num_cpus": 0},
+    ).bind(data, bootstrap_servers)
+    workers = None
+    if not settings.embedded_stores:
+        workers = serve.deployment(WorkersReplica, name="Workers", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
+            data, bootstrap_servers
+        )
+    ingress = serve.deployment(
+        GraphQLIngress,
+        name="GraphQLIngress",
+        num_replicas=settings.ingress_replicas,
+        max_ongoing_requests=settings.max_ongoing_requests,
+        ray_actor_options={"num_cpus": 0},
+    )
+    return ingress.bind(policy, workers)

@@ -1,0 +1,66 @@
+"""Service settings, read from the environment (or a .env-style file) with pydantic-settings.
+
+With nothing set, ``offerloop serve`` runs the embedded default: a local Ray instance, the
+bundled Kafka-compatible broker and in-memory stores. ``KAFKA_BOOTSTRAP_SERVERS``,
+``REDIS_URL`` and ``RAY_ADDRESS`` point the same code at real infrastructure.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ServiceSettings", "get_settings"]
+
+
+class ServiceSettings(BaseSettings):
+    """Where the service's infrastructure is and how it is sized."""
+
+    model_config = SettingsConfigDict(env_prefix="OFFERLOOP_", extra="ignore", populate_by_name=True)
+
+    kafka_bootstrap_servers: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "OFFERLOOP_KAFKA_BOOTSTRAP_SERVERS"),
+        description="Kafka bootstrap servers; unset starts the bundled broker.",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REDIS_URL", "OFFERLOOP_REDIS_URL"),
+        description="Redis URL for profiles, pending decisions and snapshots; unset keeps them in memory.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("RAY_ADDRESS", "OFFERLOOP_RAY_ADDRESS"),
+        description="Ray cluster address; unset starts a local Ray instance.",
+    )
+    policy: str = Field(default="lints", description="Policy name (configs/policies/NAME.yaml) or YAML path.")
+    catalog_path: Path | None = Field(default=None, description="Offer catalog YAML; configs/offers.yaml by default.")
+    rewards_path: Path | None = Field(default=None, description="Reward config YAML; configs/rewards.yaml by default.")
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP ingress listens on.")
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    broker_port: int = Field(default=19092, ge=1, le=65535, description="Port of the bundled broker.")
+    policy_replicas: int = Field(default=1, ge=1, le=64, description="Replicas of the policy deployment.")
+    ingress_replicas: int = Field(default=1, ge=1, le=64, description="Replicas of the GraphQL ingress.")
+    max_ongoing_requests: int = Field(default=64, ge=1, le=10_000, description="Concurrent requests per replica.")
+    snapshot_poll_s: float = Field(default=0.1, gt=0, le=60, description="How often replicas look for a new snapshot.")
+    redis_key_prefix: str = Field(default="ol:", description="Prefix of every Redis key the service writes.")
+    consumer_group_prefix: str = Field(default="offerloop", description="Prefix of Kafka consumer group ids.")
+    default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    high_throughput: bool = Field(
+        default=True,
+        description="Start Ray with Serve's throughput-optimised mode (HAProxy in front of replicas).",
+    )
+
+    @property
+    def embedded_stores(self) -> bool:
+        """True when profiles, decisions and snapshots live in memory inside one replica."""
+        return self.redis_url is None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> ServiceSettings:
+    """Return the process-wide settings (read once)."""
+    return ServiceSettings()
