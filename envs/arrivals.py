@@ -57,10 +57,13 @@ class LoginSchedule:
             else the simulator draws.
         origin: epoch seconds of the first simulated UTC day; chunks are aligned to the
             customer's local midnights from there.
+        rate_scale: factor applied to the customer's app-open rate.
     """
 
-    def __init__(self, traits: CustomerTraits, rng: np.random.Generator, origin: float) -> None:
-        self._rate = traits.logins_per_day
+    def __init__(
+        self, traits: CustomerTraits, rng: np.random.Generator, origin: float, rate_scale: float = 1.0
+    ) -> None:
+        self._rate = traits.logins_per_day * rate_scale
         self._web_share = traits.web_share
         self._rng = rng
         self._local_midnight = origin - traits.home.utc_offset_hours * 3600.0

@@ -80,6 +80,9 @@ class SyntheticBank:
         start: aware time of the first arrival window; arrivals are at or after it.
         warmup_days: days of history before ``start`` that the first
             :meth:`events_until` call of each customer returns.
+        engagement_scale: factor on every customer's app-open rate (default segments
+            open the app about once a day). Lower values model a bank that shows the
+            offers section on a share of opens only.
 
     Raises:
         InvalidInputError: an argument is out of range or a time has no time zone.
@@ -94,6 +97,7 @@ class SyntheticBank:
         seed: int = 0,
         start: datetime = DEFAULT_START,
         warmup_days: int = 60,
+        engagement_scale: float = 1.0,
     ) -> None:
         if not isinstance(catalog, OfferCatalog):
             raise InvalidInputError(
@@ -108,6 +112,8 @@ class SyntheticBank:
             raise InvalidInputError(f"seed must be a non-negative int; got {seed!r}")
         if not isinstance(warmup_days, int) or warmup_days < 0:
             raise InvalidInputError(f"warmup_days must be an int >= 0; got {warmup_days!r}")
+        if not 0.01 <= engagement_scale <= 10.0:
+            raise InvalidInputError(f"engagement_scale must be in [0.01, 10]; got {engagement_scale!r}")
         start_stamp = _require_aware("start", start)
 
         self.catalog = catalog
@@ -124,7 +130,9 @@ class SyntheticBank:
         self.response_model = ResponseModel(catalog, reward_config)
 
         self._schedules = [
-            LoginSchedule(customer, self._generator(_LOGIN_STREAM, customer.index), self.origin.timestamp())
+            LoginSchedule(
+                customer, self._generator(_LOGIN_STREAM, customer.index), self.origin.timestamp(), engagement_scale
+            )
             for customer in self.population.customers
         ]
         self._arrivals = ArrivalProcess(self.customer_ids, self._schedules, start_stamp)
