@@ -185,7 +185,7 @@ class FeatureEncoder:
 
     Money is encoded as sign(x) * log1p(|x|) / 8, so 3,000 in any currency is about 1.
     Days are capped at 90 and divided by 90, counts become log1p(x) / 3, and ratios and
-    flags pass through, clipped to [-2, 10].
+    flags pass through, clipped to [-2, 10]. Non-finite values encode as 0.
     """
 
     names: tuple[str, ...]
@@ -204,6 +204,10 @@ class FeatureEncoder:
             raise ConfigError(f"the policy feature set lists a feature twice: {list(chosen)}")
         return cls(names=chosen)
 
+    def __post_init__(self) -> None:
+        # (name, transform) pairs resolved once, so encode() is one pass of plain calls.
+        object.__setattr__(self, "_pairs", tuple((name, _TRANSFORMS[FEATURE_KINDS[name]]) for name in self.names))
+
     @property
     def dim(self) -> int:
         """Length of the encoded vector, bias included."""
@@ -211,20 +215,29 @@ class FeatureEncoder:
 
     def encode(self, features: Mapping[str, float]) -> np.ndarray:
         """Return the context vector for ``features``; a missing feature encodes as 0."""
-        vector = np.empty(len(self.names) + 1)
-        for index, name in enumerate(self.names):
-            vector[index] = _encode_one(FEATURE_KINDS[name], float(features.get(name, 0.0)))
-        vector[-1] = 1.0
-        return vector
+        get = features.get
+        values = []
+        for name, transform in self._pairs:  # type: ignore[attr-defined]
+            value = float(get(name, 0.0))
+            values.append(transform(value) if math.isfinite(value) else 0.0)
+        values.append(1.0)
+        return np.array(values)
 
 
-def _encode_one(kind: Kind, value: float) -> float:
-    if not math.isfinite(value):
-        return 0.0
-    if kind == "money":
-        return math.copysign(math.log1p(abs(value)), value) / 8.0
-    if kind == "days":
-        return min(max(value, 0.0), 90.0) / 90.0
-    if kind == "count":
-        return math.log1p(max(value, 0.0)) / 3.0
+def _money(value: float) -> float:
+    return math.copysign(math.log1p(abs(value)), value) / 8.0
+
+
+def _days(value: float) -> float:
+    return min(max(value, 0.0), 90.0) / 90.0
+
+
+def _count(value: float) -> float:
+    return math.log1p(max(value, 0.0)) / 3.0
+
+
+def _plain(value: float) -> float:
     return max(-2.0, min(10.0, value))
+
+
+_TRANSFORMS = {"money": _money, "days": _days, "count": _count, "ratio": _plain, "flag": _plain}

@@ -91,11 +91,14 @@ def simulate_policy(
     customers: int,
     slate_size: int = 3,
     engagement_scale: float = 1.0,
+    accept_scale: float = 1.0,
     progress: bool = True,
 ) -> PolicyResult:
     """Run ``decisions`` decisions of one policy (or 'oracle') against a fresh seeded bank."""
     config = _policy_config(name)
-    bank = SyntheticBank(catalog, reward_config, n_customers=customers, seed=seed, engagement_scale=engagement_scale)
+    bank = SyntheticBank(
+        catalog, reward_config, n_customers=customers, seed=seed, engagement_scale=engagement_scale, accept_scale=accept_scale
+    )
     encoder = FeatureEncoder.from_names(config.features)
     learner = make_learner(
         config,

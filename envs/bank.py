@@ -83,6 +83,7 @@ class SyntheticBank:
         engagement_scale: factor on every customer's app-open rate (default segments
             open the app about once a day). Lower values model a bank that shows the
             offers section on a share of opens only.
+        accept_scale: factor on every acceptance probability (see ResponseModel).
 
     Raises:
         InvalidInputError: an argument is out of range or a time has no time zone.
@@ -98,6 +99,7 @@ class SyntheticBank:
         start: datetime = DEFAULT_START,
         warmup_days: int = 60,
         engagement_scale: float = 1.0,
+        accept_scale: float = 1.0,
     ) -> None:
         if not isinstance(catalog, OfferCatalog):
             raise InvalidInputError(
@@ -127,7 +129,7 @@ class SyntheticBank:
         self.population: Population = sample_population(n_customers, population_rng)
         self.customer_ids: list[str] = self.population.customer_ids
         self._index = {customer_id: index for index, customer_id in enumerate(self.customer_ids)}
-        self.response_model = ResponseModel(catalog, reward_config)
+        self.response_model = ResponseModel(catalog, reward_config, accept_scale=accept_scale)
 
         self._schedules = [
             LoginSchedule(

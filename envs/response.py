@@ -218,9 +218,14 @@ class ResponseModel:
     Args:
         catalog: the offers; their order fixes the offer index used by the array methods.
         reward_config: weights and combination rule that turn feedback into reward.
+        accept_scale: factor on every acceptance probability, to model markets where
+            customers convert less often.
     """
 
-    def __init__(self, catalog: OfferCatalog, reward_config: RewardConfig) -> None:
+    def __init__(self, catalog: OfferCatalog, reward_config: RewardConfig, *, accept_scale: float = 1.0) -> None:
+        if not 0.0 < accept_scale <= 1.0:
+            raise InvalidInputError(f"accept_scale must be in (0, 1]; got {accept_scale!r}")
+        self.accept_scale = accept_scale
         self.catalog = catalog
         self.reward_config = reward_config
         self.offer_ids: tuple[str, ...] = catalog.ids
@@ -259,7 +264,7 @@ class ResponseModel:
         positions = np.broadcast_to(np.asarray(position), s.shape)
         attention = np.array([position_factor(int(value)) for value in positions.ravel()]).reshape(s.shape)
         fatigue = FATIGUE_PER_IMPRESSION ** recent_impressions * np.where(owned, OWNED_FACTOR, 1.0)
-        accept = s * attention * fatigue
+        accept = self.accept_scale * s * attention * fatigue
         click = attention * (0.03 + 0.35 * s)
         reject = np.minimum(0.9, attention * (0.25 * (1.0 - s) ** 2 + 0.05 * recent_impressions))
         dismiss = 0.12 * attention

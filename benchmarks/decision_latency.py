@@ -1,0 +1,150 @@
+"""Benchmark: in-process decision latency and learner throughput.
+
+Decision: a live profile with 90 days of synthetic history -> features -> eligibility and
+contact policy over 20 candidate offers -> LinTS slate of 3 -> reasons -> decision record.
+Learner: reward records applied through the online learner (feature encoding, duplicate
+check, Sherman-Morrison update), and the raw learner update alone.
+
+    python benchmarks/decision_latency.py [--rounds 5000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from datetime import timedelta
+
+import numpy as np
+
+from engine.config import load_catalog, load_policy_config, load_reward_config
+from engine.config.offers import OfferCatalog
+from engine.decisions import DecisionEngine
+from engine.features import FeatureEncoder, compute_features
+from engine.learner import OnlineLearner
+from engine.loop import DecisionLoop
+from engine.profile import CustomerProfile
+from engine.rewards import Reward
+from engine.snapshot_store import SnapshotHolder
+from envs.bank import SyntheticBank
+from policies.offer_features import offer_feature_vector
+from policies.registry import make_learner
+
+
+def open_catalog(size: int) -> OfferCatalog:
+    """The shipped catalog with every rule opened, so all ``size`` offers are candidates."""
+    catalog = load_catalog()
+    offers = [offer.model_copy(update={"eligibility": "true"}) for offer in catalog.offers[:size]]
+    return OfferCatalog(version=catalog.version, offers=tuple(offers))
+
+
+def trained_profiles_and_learner(catalog: OfferCatalog, customers: int) -> tuple[list[CustomerProfile], object, object]:
+    config = load_policy_config("lints")
+    rewards = load_reward_config()
+    encoder = FeatureEncoder.from_names(config.features)
+    learner = make_learner(
+        config, dim=encoder.dim, offer_features={o.id: offer_feature_vector(o) for o in catalog.offers}, seed=0
+    )
+    loop = DecisionLoop(catalog=catalog, policy_config=config, reward_config=rewards, learner=learner, seed=0)
+    bank = SyntheticBank(catalog, rewards, n_customers=customers, seed=0)
+    now = None
+    for _ in range(customers * 3):
+        arrival = bank.next_arrival()
+        now = arrival.ts
+        loop.ingest_many(bank.events_until(arrival.customer_id, now))
+        decision = loop.decide(arrival.customer_id, now, slate_size=3)
+        loop.feedback_many(bank.respond(arrival.customer_id, decision.record.decision_id, [v.shown.offer_id for v in decision.offers], now))
+    loop.tick(now + timedelta(days=30))
+    loop.learner.publish()
+    profiles = [loop.profiles.get(customer_id) for customer_id in bank.customer_ids]
+    return [p for p in profiles if p is not None], loop, now
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=5000, help="decisions and updates to time")
+    parser.add_argument("--customers", type=int, default=300, help="synthetic customers used to train and decide")
+    args = parser.parse_args()
+
+    catalog = open_catalog(20)
+    profiles, loop, now = trained_profiles_and_learner(catalog, args.customers)
+    engine = DecisionEngine(
+        catalog=catalog,
+        policy_config=load_policy_config("lints"),
+        reward_config=load_reward_config(),
+        snapshots=SnapshotHolder(loop.holder.current),
+        seed=1,
+    )
+    for profile in profiles:
+        profile.offers.clear()  # no contact-policy exclusions: all 20 offers are candidates
+    blobs = [profile.to_bytes() for profile in profiles]
+    copies = [CustomerProfile.from_bytes(blob) for blob in blobs for _ in range(max(1, args.rounds // len(blobs) + 1))]
+
+    decide_times = []
+    candidates = []
+    for index in range(args.rounds):
+        profile = copies[index]
+        started = time.perf_counter()
+        decision = engine.decide(profile, customer_id=profile.customer_id, now=now, slate_size=3)
+        decide_times.append(time.perf_counter() - started)
+        candidates.append(len(decision.record.candidates))
+    load_times = []
+    for index in range(min(args.rounds, 2000)):
+        started = time.perf_counter()
+        CustomerProfile.from_bytes(blobs[index % len(blobs)])
+        load_times.append(time.perf_counter() - started)
+    feature_times = []
+    for index in range(min(args.rounds, 2000)):
+        profile = CustomerProfile.from_bytes(blobs[index % len(blobs)])
+        started = time.perf_counter()
+        compute_features(profile, now)
+        feature_times.append(time.perf_counter() - started)
+
+    config = load_policy_config("lints")
+    encoder = FeatureEncoder.from_names(config.features)
+    learner = make_learner(config, dim=encoder.dim, offer_features={o.id: offer_feature_vector(o) for o in catalog.offers})
+    online = OnlineLearner(learner, encoder, snapshot_config=config.snapshot)
+    rng = np.random.default_rng(0)
+    contexts = [compute_features(CustomerProfile.from_bytes(blobs[i % len(blobs)]), now) for i in range(200)]
+    rewards = [
+        Reward(
+            reward_id=f"d{i}:o",
+            decision_id=f"d{i}",
+            offer_id=catalog.offers[i % len(catalog.offers)].id,
+            customer_id="c",
+            policy_id="lints",
+            policy_version=1,
+            context=contexts[i % len(contexts)],
+            position=1,
+            propensity=0.3,
+            reward=float(rng.random() < 0.1),
+            feedback=(),
+            settled_by="window",
+            decided_at=0.0,
+            settled_at=0.0,
+        )
+        for i in range(args.rounds * 4)
+    ]
+    started = time.perf_counter()
+    for reward in rewards:
+        online.learn(reward)
+    online_rate = len(rewards) / (time.perf_counter() - started)
+    vectors = [encoder.encode(c) for c in contexts]
+    started = time.perf_counter()
+    for i, reward in enumerate(rewards):
+        learner.update_one(reward.offer_id, vectors[i % len(vectors)], reward.reward)
+    raw_rate = len(rewards) / (time.perf_counter() - started)
+
+    def us(values: list[float], q: float = 0.5) -> float:
+        return float(np.quantile(values, q) * 1e6)
+
+    print(f"decisions timed: {args.rounds}, candidates per decision: median {statistics.median(candidates):.0f}, slate 3, policy lints")
+    print(f"decision (features + eligibility + slate + reasons + record): median {us(decide_times):.0f} us, p99 {us(decide_times, 0.99):.0f} us  (target <= 250 us median)")
+    print(f"  of which compute_features: median {us(feature_times):.0f} us")
+    print(f"profile load from bytes (msgpack, {statistics.median(len(b) for b in blobs) / 1024:.1f} KiB median): median {us(load_times):.0f} us")
+    print(f"learner through OnlineLearner.learn (encode + dedup + update): {online_rate:,.0f} rewards/s  (target >= 20,000)")
+    print(f"learner update_one alone: {raw_rate:,.0f} updates/s")
+
+
+if __name__ == "__main__":
+    main()
