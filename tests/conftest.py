@@ -70,3 +70,24 @@ def redis_key_prefix(redis_client: redis.Redis) -> Iterator[str]:
     prefix = f"ol-test-{uuid.uuid4().hex[:12]}:"
     yield prefix
     _delete_keys_with_prefix(redis_client, prefix)
+
+
+@pytest.fixture(scope="session")
+def ray_session() -> Iterator[None]:
+    """One local Ray instance for the whole test session, on loopback, two CPUs."""
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(
+            num_cpus=2,
+            include_dashboard=False,
+            log_to_driver=False,
+            configure_logging=False,
+            _node_ip_address="127.0.0.1",
+        )
+        started = True
+    yield
+    if started:
+        ray.shutdown()
