@@ -1,0 +1,190 @@
+"""Benchmark: personalizedDashboard over HTTP through Ray Serve, with Redis and Kafka in the path.
+
+Starts the embedded broker and the service (Redis database 15 under a unique key prefix,
+Serve's throughput-optimised mode), loads synthetic customers' transactions through
+Kafka, then measures at concurrency 1 and 16:
+
+* the GraphQL dashboard query, and
+* GET /ping, a trivial endpoint on the same ingress, as the floor Serve itself sets;
+
+and the freshness of learning: the median time from a feedback event published on Kafka
+to the first dashboard decided with a snapshot that includes it.
+
+    python benchmarks/serve_latency.py [--seconds 10] [--customers 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+import uuid
+from datetime import datetime, timezone
+
+import aiohttp
+import numpy as np
+import redis
+from tqdm import tqdm
+
+from api.runner import start_service
+from engine.bus import TOPIC_CUSTOMER_EVENTS, TOPIC_FEEDBACK
+from engine.config import load_catalog, load_reward_config
+from engine.events import OfferFeedbackEvent, event_to_json, new_id
+from engine.io.broker import EmbeddedBroker, pick_free_port
+from engine.privacy import pseudonymize
+from engine.runtime import build_bus
+from engine.settings import ServiceSettings
+from envs.bank import SyntheticBank
+
+QUERY = (
+    "query D($u: ID!) { personalizedDashboard(userId: $u, channel: web) "
+    "{ decisionId policyVersion offers { id title actionUrl score reason decisionId } "
+    "insights { category prediction reason } } }"
+)
+
+
+async def run_load(url: str, *, concurrency: int, seconds: float, users: list[str] | None) -> dict[str, float]:
+    latencies: list[float] = []
+    errors = 0
+    stop_at = time.perf_counter() + seconds
+    rng = np.random.default_rng(concurrency)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            if users is None:
+                async with session.get(url) as response:
+                    await response.read()
+                    ok = response.status == 200
+            else:
+                payload = {"query": QUERY, "variables": {"u": users[int(rng.integers(len(users)))]}}
+                async with session.post(url, json=payload) as response:
+                    body = await response.json()
+                    ok = response.status == 200 and "errors" not in body
+            latencies.append(time.perf_counter() - started)
+            errors += 0 if ok else 1
+
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        began = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - began
+    values = np.array(latencies)
+    return {
+        "requests": len(values),
+        "errors": errors,
+        "p50_ms": float(np.quantile(values, 0.5) * 1e3),
+        "p99_ms": float(np.quantile(values, 0.99) * 1e3),
+        "per_s": len(values) / elapsed,
+    }
+
+
+def load_customers(bootstrap: str, customers: int) -> list[str]:
+    bank = SyntheticBank(load_catalog(), load_reward_config(), n_customers=customers, seed=7, warmup_days=45)
+    bus = build_bus(bootstrap)
+    users = []
+    now = bank.start
+    for raw_id in tqdm(bank.customer_ids, desc="publishing customer histories", unit="customer"):
+        customer = pseudonymize(raw_id)
+        for event in bank.events_until(raw_id, now):
+            payload = event.model_copy(update={"customer_id": customer})
+            bus.publish(TOPIC_CUSTOMER_EVENTS, event_to_json(payload), key=customer.encode())
+        users.append(raw_id)
+    bus.flush()
+    bus.close()
+    return users
+
+
+def measure_freshness(url: str, bootstrap: str, rounds: int) -> list[float]:
+    """Publish accept feedback on Kafka and time until a dashboard is served by a newer snapshot."""
+    import httpx
+
+    bus = build_bus(bootstrap)
+    delays = []
+    with httpx.Client(timeout=10) as client:
+        for _ in range(rounds):
+            user = f"fresh-{uuid.uuid4().hex[:8]}"
+            body = client.post(url, json={"query": QUERY, "variables": {"u": user}}).json()
+            dashboard = body["data"]["personalizedDashboard"]
+            version = dashboard["policyVersion"]
+            event = OfferFeedbackEvent(
+                event_id=new_id(),
+                customer_id=pseudonymize(user),
+                ts=datetime.now(timezone.utc),
+                decision_id=dashboard["decisionId"],
+                offer_id=dashboard["offers"][0]["id"],
+                feedback="accept",
+            )
+            published = time.perf_counter()
+            bus.publish(TOPIC_FEEDBACK, event_to_json(event), key=event.customer_id.encode())
+            bus.flush()
+            while True:
+                served = client.post(url, json={"query": QUERY, "variables": {"u": user}}).json()
+                if served["data"]["personalizedDashboard"]["policyVersion"] > version:
+                    delays.append(time.perf_counter() - published)
+                    break
+                if time.perf_counter() - published > 30:
+                    raise TimeoutError("no new snapshot served within 30 s of the feedback")
+                time.sleep(0.01)
+            time.sleep(0.3)
+    bus.close()
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load step")
+    parser.add_argument("--customers", type=int, default=500, help="synthetic customers loaded through Kafka")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
+    parser.add_argument("--policy-replicas", type=int, default=1)
+    parser.add_argument("--freshness-rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    prefix = f"ol-bench-{uuid.uuid4().hex[:8]}:"
+    with EmbeddedBroker() as broker:
+        settings = ServiceSettings(
+            kafka_bootstrap_servers=broker.bootstrap_servers,
+            redis_url=args.redis_url,
+            redis_key_prefix=prefix,
+            consumer_group_prefix=f"bench-{uuid.uuid4().hex[:6]}",
+            http_port=pick_free_port(),
+            policy_replicas=args.policy_replicas,
+            high_throughput=True,
+        )
+        running = start_service(settings)
+        try:
+            users = load_customers(broker.bootstrap_servers, args.customers)
+            client = redis.Redis.from_url(args.redis_url)
+            deadline = time.monotonic() + 120
+            while client.get(f"{prefix}profiles:count") is None or int(client.get(f"{prefix}profiles:count") or 0) < len(users):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            asyncio.run(run_load(running.graphql_url, concurrency=4, seconds=2, users=users))  # warm-up
+            rows = []
+            for concurrency in (1, 16):
+                rows.append(("dashboard", concurrency, asyncio.run(run_load(running.graphql_url, concurrency=concurrency, seconds=args.seconds, users=users))))
+                rows.append(("ping", concurrency, asyncio.run(run_load(f"{running.url}/ping", concurrency=concurrency, seconds=args.seconds, users=None))))
+            delays = measure_freshness(running.graphql_url, broker.bootstrap_servers, args.freshness_rounds)
+        finally:
+            running.stop()
+            client = redis.Redis.from_url(args.redis_url)
+            for key in client.scan_iter(match=f"{prefix}*", count=1000):
+                client.delete(key)
+
+    print(f"\nRay Serve (throughput mode), 1 ingress + {args.policy_replicas} policy replica(s), Redis and Kafka in the path")
+    print(f"{'endpoint':<12}{'concurrency':>12}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}")
+    for name, concurrency, result in rows:
+        print(
+            f"{name:<12}{concurrency:>12}{result['requests']:>10}{result['errors']:>8}"
+            f"{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}{result['per_s']:>9.0f}"
+        )
+    print(f"freshness (feedback on Kafka -> first decision with the new snapshot): median {statistics.median(delays):.2f} s, max {max(delays):.2f} s over {len(delays)} rounds")
+    print(json.dumps({"rows": [{"endpoint": n, "concurrency": c, **r} for n, c, r in rows], "freshness_median_s": statistics.median(delays)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from engine.config import load_catalog, load_reward_config
+from engine.simulate import run_simulation, simulate_policy
+
+
+def test_same_seed_same_result():
+    catalog, rewards = load_catalog(), load_reward_config()
+    first = simulate_policy("lints", catalog=catalog, reward_config=rewards, decisions=300, seed=5, customers=80, progress=False)
+    second = simulate_policy("lints", catalog=catalog, reward_config=rewards, decisions=300, seed=5, customers=80, progress=False)
+    other = simulate_policy("lints", catalog=catalog, reward_config=rewards, decisions=300, seed=6, customers=80, progress=False)
+    assert first.cumulative_reward == second.cumulative_reward
+    assert first.accept_rate == second.accept_rate
+    assert first.cumulative_reward != other.cumulative_reward
+
+
+def test_report_has_baselines_and_plot(tmp_path):
+    report = run_simulation(["lints"], decisions=300, seed=1, customers=80, plot_path=tmp_path / "plot.png", progress=False)
+    names = [result.policy for result in report.results]
+    assert names == ["lints", "random", "static", "oracle"]
+    by_name = {result.policy: result for result in report.results}
+    assert by_name["oracle"].share_of_oracle == pytest.approx(1.0)
+    assert by_name["random"].ratio_to_random == pytest.approx(1.0)
+    assert by_name["oracle"].mean_reward > by_name["random"].mean_reward
+    assert (tmp_path / "plot.png").stat().st_size > 10_000
+
+
+def test_cli_simulate_json(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "simulate", "--policy", "lints", "--decisions", "200", "--customers", "60",
+         "--seed", "2", "--json", "--plot", str(tmp_path / "s.png")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    data = json.loads(completed.stdout)
+    assert set(data["policies"]) == {"lints", "random", "static", "oracle"}
+    for figures in data["policies"].values():
+        assert {"mean_reward", "accept_rate", "share_of_oracle"} <= set(figures)
+    assert data["decisions"] == 200
