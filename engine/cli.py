@@ -33,7 +33,9 @@ def simulate(
     policy: Annotated[list[str], typer.Option("--policy", "-p", help="Policy name (configs/policies/NAME.yaml) or YAML path; repeatable.")] = ["lints"],
     decisions: Annotated[int, typer.Option(min=1, help="Decisions per policy.")] = 50_000,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic bank and the policies.")] = 0,
-    customers: Annotated[int, typer.Option(min=1, help="Customers in the synthetic population.")] = 2_000,
+    customers: Annotated[Optional[int], typer.Option(min=1, help="Customers in the synthetic population (default: configs/simulator.yaml).")] = None,
+    simulator: Annotated[Optional[Path], typer.Option(help="Simulator config YAML (default configs/simulator.yaml).")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=16, help="Policies simulated in parallel processes.")] = 2,
     rewards: Annotated[Optional[Path], typer.Option(help="Reward config YAML (default configs/rewards.yaml).")] = None,
     catalog: Annotated[Optional[Path], typer.Option(help="Offer catalog YAML (default configs/offers.yaml).")] = None,
     plot: Annotated[Path, typer.Option(help="Where to save the cumulative-reward plot (PNG).")] = Path("out/simulate.png"),
@@ -51,8 +53,10 @@ def simulate(
         customers=customers,
         catalog_path=catalog,
         rewards_path=rewards,
+        simulator_path=simulator,
         plot_path=plot,
         progress=not as_json or sys.stderr.isatty(),
+        workers=workers,
     )
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))

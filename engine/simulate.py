@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.config.loader import load_catalog, load_policy_config, load_reward_config
+from engine.config.loader import load_catalog, load_policy_config, load_reward_config, load_simulator_config
 from engine.config.offers import OfferCatalog
 from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
@@ -92,12 +92,19 @@ def simulate_policy(
     slate_size: int = 3,
     engagement_scale: float = 1.0,
     accept_scale: float = 1.0,
+    warmup_days: int = 60,
     progress: bool = True,
 ) -> PolicyResult:
     """Run ``decisions`` decisions of one policy (or 'oracle') against a fresh seeded bank."""
     config = _policy_config(name)
     bank = SyntheticBank(
-        catalog, reward_config, n_customers=customers, seed=seed, engagement_scale=engagement_scale, accept_scale=accept_scale
+        catalog,
+        reward_config,
+        n_customers=customers,
+        seed=seed,
+        engagement_scale=engagement_scale,
+        accept_scale=accept_scale,
+        warmup_days=warmup_days,
     )
     encoder = FeatureEncoder.from_names(config.features)
     learner = make_learner(
@@ -164,28 +171,43 @@ def run_simulation(
     *,
     decisions: int = 50_000,
     seed: int = 0,
-    customers: int = 2_000,
+    customers: int | None = None,
     catalog_path: str | Path | None = None,
     rewards_path: str | Path | None = None,
+    simulator_path: str | Path | None = None,
     plot_path: str | Path | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> SimulationReport:
-    """Simulate each policy plus the random, static and oracle baselines; compute ratios and a plot."""
+    """Simulate each policy plus the random, static and oracle baselines; compute ratios and a plot.
+
+    Args:
+        customers: population size; the simulator config's by default.
+        workers: policies simulated in parallel processes (each policy is independent).
+    """
     catalog = load_catalog(catalog_path)
     reward_config = load_reward_config(rewards_path)
+    simulator = load_simulator_config(simulator_path)
+    customers = customers if customers is not None else simulator.customers
     names = list(dict.fromkeys([*policies, *BASELINES]))
-    results = [
-        simulate_policy(
-            name,
-            catalog=catalog,
-            reward_config=reward_config,
-            decisions=decisions,
-            seed=seed,
-            customers=customers,
-            progress=progress,
-        )
-        for name in names
-    ]
+    options = {
+        "catalog": catalog,
+        "reward_config": reward_config,
+        "decisions": decisions,
+        "seed": seed,
+        "customers": customers,
+        "engagement_scale": simulator.engagement_scale,
+        "accept_scale": simulator.accept_scale,
+        "warmup_days": simulator.warmup_days,
+    }
+    if workers > 1:
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(simulate_policy, name, progress=False, **options) for name in names]
+            results = [future.result() for future in futures]
+    else:
+        results = [simulate_policy(name, progress=progress, **options) for name in names]
     by_name = {result.policy: result for result in results}
     oracle_mean = by_name[ORACLE].mean_reward
     random_mean = by_name["random"].mean_reward

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from engine.config.offers import OfferCatalog
 from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
+from engine.config.simulator import SimulatorConfig
 from engine.errors import ConfigError, RuleError
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "load_reward_config",
     "load_policy_config",
     "policy_config_path",
+    "load_simulator_config",
 ]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -132,3 +134,8 @@ def load_policy_config(name_or_path: str | Path) -> PolicyConfig:
     except ConfigError as err:
         raise ConfigError(f"{path}: features: {err}") from err
     return config
+
+
+def load_simulator_config(path: str | Path | None = None) -> SimulatorConfig:
+    """Load the simulator config (default ``configs/simulator.yaml``)."""
+    return load_yaml_model(Path(path) if path is not None else CONFIG_DIR / "simulator.yaml", SimulatorConfig)
