@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from engine.cli_insights import import_command, insights_command
 from engine.errors import OfferloopError
 
 __all__ = ["app", "main"]
@@ -171,6 +172,10 @@ def replay(
     finally:
         bus.close()
     typer.echo(f"published {counts['published']} events to {topic} at {servers} ({counts['unparseable']} lines without a customer_id were published unchanged)")
+
+
+app.command("import")(import_command)
+app.command("insights")(insights_command)
 
 
 def main() -> None:

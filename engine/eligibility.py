@@ -26,6 +26,9 @@ INSIGHT_SIGNALS: tuple[str, ...] = (
     "income_stable_3m",
     "segment_id",
     "life_event_score",
+    "life_event_move",
+    "life_event_new_job",
+    "life_event_new_child",
 )
 RULE_FEATURE_NAMES: frozenset[str] = frozenset(FEATURE_NAMES) | frozenset(INSIGHT_SIGNALS)
 

@@ -30,6 +30,7 @@ from engine.events import (
     OfferFeedbackEvent,
     TransactionEvent,
 )
+from engine.insights.state import update_insight_state
 
 __all__ = ["HORIZON_DAYS", "WINDOWS", "CustomerProfile", "ApplyResult", "day_of", "event_hash"]
 
@@ -210,6 +211,8 @@ class CustomerProfile:
 
         self.days.setdefault(day, _empty_bucket())["h"].append(key)
         self.seen.add(key)
+        if isinstance(event, (TransactionEvent, BalanceSnapshotEvent)):
+            update_insight_state(self, event, category)
         return ApplyResult(True)
 
     def _apply_transaction(self, event: TransactionEvent, day: int, stamp: float, category: str | None) -> None:

@@ -1,30 +1,20 @@
 """Insights computed from live profile features at request time, in O(1).
 
-These are the dashboard's first insights. Each has a category, a prediction (a value with
-a unit, or a date), a confidence and a reason sentence.
+These are the dashboard's first insights, read from features alone. Each has a category,
+a prediction (a value with a unit, or a date), a confidence and a reason sentence.
+:func:`engine.insights.dashboard_insights` supersedes them with insights that also read
+the profile's insight state (recurring payments, spend model, balance forecast).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from engine.features import WEEKDAY_NAMES
+from engine.insights.insight import Insight
 
 __all__ = ["Insight", "live_insights"]
-
-
-@dataclass(frozen=True)
-class Insight:
-    """One insight for the dashboard."""
-
-    category: str
-    prediction: str
-    value: float | None
-    unit: str
-    confidence: float
-    reason: str
 
 
 def live_insights(features: Mapping[str, float], now: datetime, currency: str = "EUR") -> list[Insight]:
