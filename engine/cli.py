@@ -11,6 +11,8 @@ from typing import Annotated, Optional
 import typer
 
 from engine.cli_insights import import_command, insights_command
+from engine.cli_rl import evaluate as evaluate_command
+from engine.cli_rl import train as train_command
 from engine.errors import OfferloopError
 
 __all__ = ["app", "main"]
@@ -175,6 +177,8 @@ def replay(
 
 
 app.command("import")(import_command)
+app.command("train")(train_command)
+app.command("evaluate")(evaluate_command)
 app.command("insights")(insights_command)
 
 

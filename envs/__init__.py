@@ -23,8 +23,10 @@ Knobs:
   how much an oracle beats random.
 - ``gymnasium.make("offerloop/BankOffers-v0", catalog_path=..., reward_path=...,
   n_customers=..., episode_length=...)`` for RL libraries.
+- ``gymnasium.make("offerloop/CustomerJourney-v0", config=JourneyConfig(...))``: one
+  customer's 90-day journey with offer fatigue and churn (:mod:`envs.journey`).
 
-Importing this package registers the environment when Gymnasium is installed; the
+Importing this package registers the environments when Gymnasium is installed; the
 bank, population, transaction and response modules do not need Gymnasium.
 """
 
@@ -32,9 +34,12 @@ from __future__ import annotations
 
 from envs.bank import DEFAULT_START, Arrival, SyntheticBank
 
-__all__ = ["ENV_ID", "DEFAULT_START", "Arrival", "SyntheticBank"]
+__all__ = ["ENV_ID", "JOURNEY_ENV_ID", "DEFAULT_START", "Arrival", "SyntheticBank"]
 
 ENV_ID = "offerloop/BankOffers-v0"
+# Kept equal to envs.journey.JOURNEY_ENV_ID; defined here so that registering does not
+# import the journey module.
+JOURNEY_ENV_ID = "offerloop/CustomerJourney-v0"
 
 try:
     import gymnasium
@@ -47,3 +52,5 @@ if gymnasium is not None and ENV_ID not in gymnasium.registry:
         entry_point="envs.bandit_env:BankOffersEnv",
         kwargs={"catalog_path": None, "reward_path": None, "n_customers": 2000},
     )
+if gymnasium is not None and JOURNEY_ENV_ID not in gymnasium.registry:
+    gymnasium.register(id=JOURNEY_ENV_ID, entry_point="envs.journey:CustomerJourneyEnv")
