@@ -1,8 +1,8 @@
 """The decision loop in one process: profiles, decisions, reward join and learning.
 
-:class:`DecisionLoop` wires the pieces over any store implementations. The simulator,
-the statement dashboard and the service's consumers all drive the same methods, so what
-is tested in-process is what runs against Kafka and Redis.
+:class:`DecisionLoop` wires the pieces over any store implementations. The simulator and
+the statement dashboard drive it; the service's stream workers (engine.workers) use the
+same decision engine, reward joiner, learner and stores.
 """
 
 from __future__ import annotations
