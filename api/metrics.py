@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 __all__ = ["ApiMetrics", "StatsCollector"]
@@ -34,6 +34,12 @@ class StatsCollector:
         feedback = CounterMetricFamily("offerloop_feedback_received", "Feedback events accepted by the API.")
         feedback.add_metric([], service.get("feedback", 0))
         yield feedback
+        privacy = CounterMetricFamily(
+            "offerloop_privacy_events", "Consent-limited dashboards, consent changes and erasures.", labels=["kind"]
+        )
+        for kind in ("non_personalised", "service_only", "consent_changes", "erasures"):
+            privacy.add_metric([kind], service.get(kind, 0))
+        yield privacy
         version = GaugeMetricFamily("offerloop_snapshot_version", "Policy snapshot version served.", labels=["policy"])
         version.add_metric([str(service.get("policy", ""))], service.get("snapshot_version", 0))
         yield version
@@ -66,5 +72,11 @@ class ApiMetrics:
             ["operation"],
             registry=self.registry,
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+        )
+        self.rejections = Counter(
+            "offerloop_api_rejections",
+            "Requests rejected before execution, by reason (unauthenticated, rate_limited).",
+            ["reason"],
+            registry=self.registry,
         )
         self.registry.register(StatsCollector(read_stats))  # type: ignore[arg-type]

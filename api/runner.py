@@ -1,18 +1,26 @@
-"""Start and stop the whole service: broker (when needed), Ray, and the Serve application."""
+"""Start and stop the whole service: broker (when needed), Ray, and the Serve application.
+
+API keys come from ``OFFERLOOP_API_KEYS`` or ``OFFERLOOP_API_KEYS_FILE``. With neither
+set, :func:`start_service` generates a random admin key, so that a fresh machine still
+gets a usable service. The key is returned once on :attr:`RunningService.admin_key`
+(the CLI prints it, like a notebook token), and only its hash reaches the replicas.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from api.auth import generate_admin_key
+from api.security import ApiSecurityConfig, configured_keys, security_config_from_settings
 from engine.settings import ServiceSettings
 
-__all__ = ["RunningService", "start_service"]
+__all__ = ["RunningService", "prepare_security", "start_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +35,13 @@ class RunningService:
     bootstrap_servers: str
     broker: Any | None
     owns_ray: bool
+    admin_key: str | None = field(default=None, repr=False)
+    """The generated admin API key, or None when keys were configured. Never logged."""
+
+    @property
+    def admin_key_generated(self) -> bool:
+        """Whether no key was configured and :attr:`admin_key` was generated for this run."""
+        return self.admin_key is not None
 
     @property
     def graphql_url(self) -> str:
@@ -63,14 +78,35 @@ def _configure_ray_environment(settings: ServiceSettings) -> None:
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
 
 
+def prepare_security(settings: ServiceSettings) -> tuple[ApiSecurityConfig, str | None]:
+    """Return the ingress security config and, when no key is configured, a generated admin key.
+
+    Raises:
+        ConfigError: an API key source is invalid.
+    """
+    admin_key: str | None = None
+    extra_keys = []
+    if not configured_keys(settings):
+        admin_key, entry = generate_admin_key()
+        extra_keys.append(entry)
+        logger.warning("api_key_generated: no API key configured; generated an admin key for this run")
+    return security_config_from_settings(settings, extra_keys=extra_keys), admin_key
+
+
 def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: float = 120.0) -> RunningService:
-    """Start the service as configured and wait until /healthz answers.
+    """Start the service as configured and wait until /healthz responds.
 
     With no Kafka configured the bundled broker is started on ``settings.broker_port``;
     with no Ray address a local Ray instance is started (or the one this process already
-    started is reused).
+    started is reused). With no API key configured an admin key is generated and
+    returned on the result (see the module docstring).
+
+    Raises:
+        ConfigError: an API key source is invalid.
+        TimeoutError: the service did not become healthy within ``wait_ready_s``.
     """
     settings = settings or ServiceSettings()
+    security, admin_key = prepare_security(settings)
     broker = None
     bootstrap = settings.kafka_bootstrap_servers
     if bootstrap is None:
@@ -97,7 +133,7 @@ def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: floa
         )
         owns_ray = True
     serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
-    serve.run(build_application(settings, bootstrap), name=APP_NAME, route_prefix="/")
+    serve.run(build_application(settings, bootstrap, security), name=APP_NAME, route_prefix="/")
     url = f"http://{settings.http_host}:{settings.http_port}"
     deadline = time.monotonic() + wait_ready_s
     while True:
@@ -110,4 +146,4 @@ def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: floa
             raise TimeoutError(f"service at {url} did not become healthy within {wait_ready_s:g} s")
         time.sleep(0.25)
     logger.info("service ready at %s/graphql", url)
-    return RunningService(url=url, bootstrap_servers=bootstrap, broker=broker, owns_ray=owns_ray)
+    return RunningService(url=url, bootstrap_servers=bootstrap, broker=broker, owns_ray=owns_ray, admin_key=admin_key)

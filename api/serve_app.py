@@ -10,6 +10,10 @@ Deployments:
 
 With ``REDIS_URL`` unset the stores are in memory, so the workers run inside the single
 policy replica instead of a deployment of their own.
+
+The consent registry and the audit store follow the same rule (Redis when configured).
+The profile worker gets the registry, so that it records consent events and drops events
+of erased customers.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from typing import Any
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from api.http_app import create_app
+from api.http_app import create_app, service_stats
+from api.security import ApiSecurityConfig
 from api.service import DashboardService
+from engine.audit_store import audit_store_from_settings
+from engine.consent import consent_registry_from_settings
 from engine.errors import InvalidInputError
 from engine.runtime import build_bus, build_stores, load_configs, restore_learner
 from engine.settings import ServiceSettings
@@ -45,9 +52,15 @@ class PolicyReplica:
         configs = load_configs(self.settings)
         stores = build_stores(self.settings)
         bus = build_bus(bootstrap_servers)
+        consent = consent_registry_from_settings(self.settings)
+        audit = audit_store_from_settings(
+            self.settings, attribution_window_s=configs.rewards.max_window.total_seconds()
+        )
         self.streams: StreamProcessors | None = None
         if self.settings.embedded_stores:
-            self.streams = StreamProcessors(configs, stores, bus, group_prefix=self.settings.consumer_group_prefix)
+            self.streams = StreamProcessors(
+                configs, stores, bus, group_prefix=self.settings.consumer_group_prefix, consent=consent
+            )
             self.streams.publish_initial_snapshot()
             self.streams.start()
         latest = stores.snapshots.load(configs.policy.id)
@@ -67,6 +80,8 @@ class PolicyReplica:
             bus=bus,
             initial_snapshot=initial,
             currency=self.settings.default_currency,
+            consent=consent,
+            audit=audit,
         )
         self.service.start_refresher(self.settings.snapshot_poll_s)
 
@@ -82,20 +97,29 @@ class PolicyReplica:
         except InvalidInputError as err:
             return _error(err)
 
+    def set_consent(self, user_id: str, marketing: bool | None, personalisation: bool | None) -> dict[str, Any]:
+        try:
+            return self.service.set_consent(user_id, marketing, personalisation)
+        except InvalidInputError as err:
+            return _error(err)
+
+    def erase_customer(self, user_id: str) -> dict[str, Any]:
+        try:
+            return self.service.erase_customer(user_id)
+        except InvalidInputError as err:
+            return _error(err)
+
+    def decision(self, decision_id: str) -> dict[str, Any]:
+        try:
+            return {"__value__": self.service.decision(decision_id)}
+        except InvalidInputError as err:
+            return _error(err)
+
     def health(self) -> dict[str, Any]:
         return self.service.health()
 
     def stats(self) -> dict[str, Any]:
-        counters = self.service.counters
-        stats: dict[str, Any] = {
-            "service": {
-                "dashboards": counters.dashboards,
-                "cold_starts": counters.cold_starts,
-                "feedback": counters.feedback,
-                "snapshot_version": self.service.snapshot_version,
-                "policy": self.service.holder.current.policy_id,
-            }
-        }
+        stats = service_stats(self.service)
         if self.streams is not None:
             stats.update(self.streams.stats())
         return stats
@@ -115,7 +139,11 @@ class WorkersReplica:
         configs = load_configs(service_settings)
         stores = build_stores(service_settings)
         self.streams = StreamProcessors(
-            configs, stores, build_bus(bootstrap_servers), group_prefix=service_settings.consumer_group_prefix
+            configs,
+            stores,
+            build_bus(bootstrap_servers),
+            group_prefix=service_settings.consumer_group_prefix,
+            consent=consent_registry_from_settings(service_settings),
         )
         self.streams.publish_initial_snapshot()
         self.streams.start()
@@ -143,6 +171,16 @@ class _HandleClient:
     async def record_feedback(self, decision_id: str, offer_id: str, feedback_type: str) -> dict[str, Any]:
         return self._unwrap(await self.policy.record_feedback.remote(decision_id, offer_id, feedback_type))
 
+    async def set_consent(self, user_id: str, marketing: bool | None, personalisation: bool | None) -> dict[str, Any]:
+        return self._unwrap(await self.policy.set_consent.remote(user_id, marketing, personalisation))
+
+    async def erase_customer(self, user_id: str) -> dict[str, Any]:
+        return self._unwrap(await self.policy.erase_customer.remote(user_id))
+
+    async def decision(self, decision_id: str) -> dict[str, Any] | None:
+        value: dict[str, Any] | None = self._unwrap(await self.policy.decision.remote(decision_id))["__value__"]
+        return value
+
     async def health(self) -> dict[str, Any]:
         return await self.policy.health.remote()
 
@@ -157,15 +195,25 @@ class _HandleClient:
 class GraphQLIngress:
     """HTTP entry point; builds the FastAPI app on the replica."""
 
-    def __init__(self, policy: DeploymentHandle, workers: DeploymentHandle | None = None) -> None:
+    def __init__(
+        self, policy: DeploymentHandle, workers: DeploymentHandle | None = None, security: dict[str, Any] | None = None
+    ) -> None:
         self.client = _HandleClient(policy, workers)
+        self.security = ApiSecurityConfig.model_validate(security or {})
 
     def __serve_build_asgi_app__(self) -> Any:
-        return create_app(self.client)
+        return create_app(self.client, security=self.security)
 
 
-def build_application(settings: ServiceSettings, bootstrap_servers: str) -> Any:
-    """Bind the deployments into one Serve application."""
+def build_application(settings: ServiceSettings, bootstrap_servers: str, security: ApiSecurityConfig | None = None) -> Any:
+    """Bind the deployments into one Serve application.
+
+    Args:
+        settings: service settings, passed to every replica.
+        bootstrap_servers: Kafka bootstrap servers.
+        security: the ingress's keys (hashes only) and limits; without it the ingress
+            has no key and rejects every GraphQL request.
+    """
     data = settings.model_dump(mode="json", by_alias=False)
     replicas = 1 if settings.embedded_stores else settings.policy_replicas
     policy = serve.deployment(
@@ -187,4 +235,5 @@ def build_application(settings: ServiceSettings, bootstrap_servers: str) -> Any:
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": 0},
     )
-    return ingress.bind(policy, workers)
+    security_data = (security or ApiSecurityConfig()).model_dump(mode="json")
+    return ingress.bind(policy, workers, security_data)

@@ -2,7 +2,12 @@
 
 One instance lives in each policy replica. It decides from the current snapshot, which a
 background thread refreshes from the snapshot store, stores the pending decision for the
-reward join, and publishes the decision record and feedback to Kafka.
+reward join and the audit record, and publishes the decision record and feedback to Kafka.
+
+Privacy duties live here too: decisions follow the customer's consent
+(engine/consent.py), ``set_consent`` records consent, ``erase_customer`` erases a
+customer (engine/erasure.py), and ``decision`` returns a decision's audit record. User
+ids are pseudonymised on entry and never stored or logged raw.
 """
 
 from __future__ import annotations
@@ -14,14 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.bus import TOPIC_DECISIONS, TOPIC_FEEDBACK, EventBus
+from engine.audit_store import AuditStore, InMemoryAuditStore, check_retention
+from engine.bus import TOPIC_CUSTOMER_EVENTS, TOPIC_DECISIONS, TOPIC_FEEDBACK, EventBus
 from engine.config.offers import OfferCatalog
 from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
+from engine.consent import ConsentRegistry, ConsentState, InMemoryConsentRegistry
 from engine.decision_store import DecisionStore, PendingDecision
 from engine.decisions import DecisionEngine
+from engine.erasure import CustomerEraser, erase_customer
 from engine.errors import InvalidInputError
-from engine.events import CHANNELS, FEEDBACK_TYPES, OfferFeedbackEvent, event_to_json, new_id
+from engine.events import CHANNELS, FEEDBACK_TYPES, ConsentEvent, DecisionRecord, OfferFeedbackEvent, event_to_json, new_id
 from engine.insights.live import live_insights
 from engine.privacy import pseudonymize
 from engine.profile_store import ProfileStore
@@ -29,7 +37,7 @@ from engine.snapshot_store import SnapshotHolder, SnapshotStore
 from policies.base import PolicySnapshot
 from policies.registry import load_snapshot
 
-__all__ = ["DecisionNotFoundError", "ServiceCounters", "DashboardService"]
+__all__ = ["DecisionNotFoundError", "ServiceCounters", "DashboardService", "audit_view"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,10 +54,33 @@ class ServiceCounters:
     cold_starts: int = 0
     feedback: int = 0
     snapshot_swaps: int = 0
+    non_personalised: int = 0
+    service_only: int = 0
+    consent_changes: int = 0
+    erasures: int = 0
+
+
+def _check_user_id(user_id: str) -> None:
+    if not isinstance(user_id, str) or not user_id or len(user_id) > 200:
+        raise InvalidInputError("userId must be a non-empty string of at most 200 characters")
 
 
 class DashboardService:
-    """Decides dashboards and records feedback for one replica."""
+    """Decides dashboards and records feedback for one replica.
+
+    Args:
+        catalog, policy_config, reward_config: typed configs.
+        profiles, decisions, snapshots: the stores.
+        bus: event bus for decisions, feedback, consent events and tombstones; None
+            disables publishing.
+        initial_snapshot: the snapshot to decide with until a newer one is published.
+        currency: currency of customers whose profile has none.
+        seed: seed of the decision engine's generator.
+        consent: consent and erasure registry; an in-memory one with both consents
+            granted by default when None.
+        audit: audit record store; in memory with 400 days' retention when None.
+        extra_erasers: caches keyed by customer id that erasure must also clear.
+    """
 
     def __init__(
         self,
@@ -64,6 +95,9 @@ class DashboardService:
         initial_snapshot: PolicySnapshot,
         currency: str = "EUR",
         seed: int | None = None,
+        consent: ConsentRegistry | None = None,
+        audit: AuditStore | None = None,
+        extra_erasers: tuple[CustomerEraser, ...] = (),
     ) -> None:
         self.catalog = catalog
         self.policy_config = policy_config
@@ -77,6 +111,10 @@ class DashboardService:
         self.engine = DecisionEngine(
             catalog=catalog, policy_config=policy_config, reward_config=reward_config, snapshots=self.holder, seed=seed
         )
+        self.consent = consent if consent is not None else InMemoryConsentRegistry()
+        self.audit = audit if audit is not None else InMemoryAuditStore()
+        check_retention(self.audit.retention_s, attribution_window_s=reward_config.max_window.total_seconds())
+        self.extra_erasers = extra_erasers
         self.counters = ServiceCounters()
         self._engine_lock = threading.Lock()
         self._retention_s = reward_config.max_window.total_seconds()
@@ -131,20 +169,32 @@ class DashboardService:
         Raises:
             InvalidInputError: an empty user id or an unknown channel.
         """
-        if not user_id or len(user_id) > 200:
-            raise InvalidInputError("userId must be a non-empty string of at most 200 characters")
+        _check_user_id(user_id)
         if channel not in CHANNELS:
             raise InvalidInputError(f"channel must be one of {', '.join(CHANNELS)}; got {channel!r}")
         now = now or datetime.now(timezone.utc)
         customer_id = pseudonymize(user_id)
+        consent = self.consent.get(customer_id)
         profile = self.profiles.get(customer_id)
         if profile is None:
             self.counters.cold_starts += 1
+        if not consent.personalisation:
+            self.counters.non_personalised += 1
+        if not consent.marketing:
+            self.counters.service_only += 1
         with self._engine_lock:
-            decision = self.engine.decide(profile, customer_id=customer_id, now=now, channel=channel)
+            decision = self.engine.decide(
+                profile,
+                customer_id=customer_id,
+                now=now,
+                channel=channel,
+                marketing=consent.marketing,
+                personalised=consent.personalisation,
+            )
         record = decision.record
         expires_at = now.timestamp() + self.reward_config.max_window.total_seconds()
         self.decisions.put(PendingDecision(record=record, expires_at=expires_at), retention_s=self._retention_s)
+        self.audit.put(record)
         if self.bus is not None:
             self.bus.publish(TOPIC_DECISIONS, event_to_json(record), key=customer_id.encode())
         self.counters.dashboards += 1
@@ -155,6 +205,8 @@ class DashboardService:
             "policy_id": record.policy_id,
             "policy_version": record.policy_version,
             "cold_start": profile is None,
+            "personalised": record.personalised,
+            "marketing": record.marketing,
             "offers": [
                 {
                     "id": view.offer.id,
@@ -211,6 +263,67 @@ class DashboardService:
         self.counters.feedback += 1
         return {"accepted": True, "event_id": event.event_id, "received_at": event.ts.isoformat()}
 
+    # ---------------------------------------------------------------- privacy
+    def set_consent(self, user_id: str, marketing: bool | None, personalisation: bool | None) -> dict[str, Any]:
+        """Record a consent change now and publish it as a consent event.
+
+        Raises:
+            InvalidInputError: an invalid user id, neither field set, or an erased customer.
+        """
+        _check_user_id(user_id)
+        customer_id = pseudonymize(user_id)
+        now = datetime.now(timezone.utc)
+        state = self.consent.set(customer_id, marketing=marketing, personalisation=personalisation, at=now.timestamp())
+        if self.bus is not None:
+            event = ConsentEvent(
+                event_id=new_id(), customer_id=customer_id, ts=now, marketing=marketing, personalisation=personalisation
+            )
+            self.bus.publish(TOPIC_CUSTOMER_EVENTS, event_to_json(event), key=customer_id.encode())
+        self.counters.consent_changes += 1
+        return _consent_dict(state)
+
+    def erase_customer(self, user_id: str) -> dict[str, Any]:
+        """Erase one customer (see engine/erasure.py) and return what was removed.
+
+        Raises:
+            InvalidInputError: an invalid user id.
+            StoreError, BusError: a store or the bus failed; retry, every step is idempotent.
+        """
+        _check_user_id(user_id)
+        report = erase_customer(
+            pseudonymize(user_id),
+            profiles=self.profiles,
+            decisions=self.decisions,
+            audit=self.audit,
+            consent=self.consent,
+            bus=self.bus,
+            extra_erasers=self.extra_erasers,
+        )
+        self.counters.erasures += 1
+        return {
+            "customer_id": report.customer_id,
+            "profile_deleted": report.profile_deleted,
+            "decisions_deleted": report.decisions_deleted,
+            "audit_records_deleted": report.audit_records_deleted,
+            "consent_deleted": report.consent_deleted,
+            "tombstone_topics": list(report.tombstone_topics),
+            "erased_at": report.erased_at,
+        }
+
+    def decision(self, decision_id: str) -> dict[str, Any] | None:
+        """Return the audit view of one decision, or None when unknown or past retention.
+
+        Reads the audit store, then the pending-decision store for decisions made before
+        the audit store existed.
+        """
+        if not isinstance(decision_id, str) or not decision_id or len(decision_id) > 200:
+            raise InvalidInputError("decisionId must be a non-empty string of at most 200 characters")
+        record = self.audit.get(decision_id)
+        if record is None:
+            pending = self.decisions.get(decision_id)
+            record = pending.record if pending is not None else None
+        return audit_view(record) if record is not None else None
+
     def health(self) -> dict[str, Any]:
         """Return liveness details for /healthz."""
         return {
@@ -219,3 +332,45 @@ class DashboardService:
             "snapshot_version": self.snapshot_version,
             "time": time.time(),
         }
+
+
+def _consent_dict(state: ConsentState) -> dict[str, Any]:
+    return {
+        "marketing": state.marketing,
+        "personalisation": state.personalisation,
+        "updated_at": state.updated_at,
+        "erased": state.erased,
+    }
+
+
+def audit_view(record: DecisionRecord) -> dict[str, Any]:
+    """Return the GraphQL ``DecisionAudit`` fields of a decision record (Python field names)."""
+    return {
+        "decision_id": record.decision_id,
+        "customer_id": record.customer_id,
+        "decided_at": record.ts.isoformat(),
+        "channel": record.channel,
+        "policy_id": record.policy_id,
+        "policy_version": record.policy_version,
+        "algorithm": record.algorithm,
+        "personalised": record.personalised,
+        "marketing": record.marketing,
+        "features": [{"name": name, "value": value} for name, value in record.context.items()],
+        "offers": [
+            {
+                "offer_id": shown.offer_id,
+                "position": shown.position,
+                "propensity": shown.propensity,
+                "score": shown.score,
+                "reason": shown.reason,
+                "reason_features": list(shown.reason_features),
+                "contributions": [
+                    {"feature": feature, "weight": weight}
+                    for feature, weight in sorted(shown.contributions.items(), key=lambda item: -abs(item[1]))
+                ],
+            }
+            for shown in record.shown
+        ],
+        "eligible": list(record.eligible),
+        "ineligible": [{"offer_id": offer_id, "rule": rule} for offer_id, rule in sorted(record.ineligible.items())],
+    }

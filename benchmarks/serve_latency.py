@@ -45,7 +45,9 @@ QUERY = (
 )
 
 
-async def run_load(url: str, *, concurrency: int, seconds: float, users: list[str] | None) -> dict[str, float]:
+async def run_load(
+    url: str, *, concurrency: int, seconds: float, users: list[str] | None, headers: dict[str, str]
+) -> dict[str, float]:
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
@@ -68,7 +70,7 @@ async def run_load(url: str, *, concurrency: int, seconds: float, users: list[st
             errors += 0 if ok else 1
 
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
         began = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
@@ -98,13 +100,13 @@ def load_customers(bootstrap: str, customers: int) -> list[str]:
     return users
 
 
-def measure_freshness(url: str, bootstrap: str, rounds: int) -> list[float]:
+def measure_freshness(url: str, bootstrap: str, rounds: int, headers: dict[str, str]) -> list[float]:
     """Publish accept feedback on Kafka and time until a dashboard is served by a newer snapshot."""
     import httpx
 
     bus = build_bus(bootstrap)
     delays = []
-    with httpx.Client(timeout=10) as client:
+    with httpx.Client(timeout=10, headers=headers) as client:
         for _ in range(rounds):
             user = f"fresh-{uuid.uuid4().hex[:8]}"
             body = client.post(url, json={"query": QUERY, "variables": {"u": user}}).json()
@@ -153,6 +155,8 @@ def main() -> None:
             http_port=pick_free_port(),
             policy_replicas=args.policy_replicas,
             high_throughput=True,
+            rate_per_s=100_000.0,
+            rate_burst=100_000,
         )
         running = start_service(settings)
         try:
@@ -163,12 +167,16 @@ def main() -> None:
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.5)
-            asyncio.run(run_load(running.graphql_url, concurrency=4, seconds=2, users=users))  # warm-up
+            headers = {"Authorization": f"Bearer {running.admin_key}"}
+            asyncio.run(run_load(running.graphql_url, concurrency=4, seconds=2, users=users, headers=headers))  # warm-up
             rows = []
             for concurrency in (1, 16):
-                rows.append(("dashboard", concurrency, asyncio.run(run_load(running.graphql_url, concurrency=concurrency, seconds=args.seconds, users=users))))
-                rows.append(("ping", concurrency, asyncio.run(run_load(f"{running.url}/ping", concurrency=concurrency, seconds=args.seconds, users=None))))
-            delays = measure_freshness(running.graphql_url, broker.bootstrap_servers, args.freshness_rounds)
+                for name, url, who in (("dashboard", running.graphql_url, users), ("ping", f"{running.url}/ping", None)):
+                    result = asyncio.run(
+                        run_load(url, concurrency=concurrency, seconds=args.seconds, users=who, headers=headers)
+                    )
+                    rows.append((name, concurrency, result))
+            delays = measure_freshness(running.graphql_url, broker.bootstrap_servers, args.freshness_rounds, headers)
         finally:
             running.stop()
             client = redis.Redis.from_url(args.redis_url)

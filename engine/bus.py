@@ -6,6 +6,11 @@ consumer makes only after the state it derived from the messages is stored. A co
 that stops without committing hands its uncommitted messages to the next consumer of the
 same group, which gives at-least-once delivery; consumers make it effectively-once by
 recognising event ids.
+
+A message published with value None is a tombstone: on a compacted Kafka topic it makes
+the broker drop every earlier record with the same key, which is how an erased customer's
+records are forgotten (see engine/erasure.py). Consumers receive a tombstone as a message
+with ``tombstone=True`` and an empty value, and skip it.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ __all__ = [
     "TOPIC_DEAD_LETTER",
     "TOPIC_REWARDS",
     "ALL_TOPICS",
+    "CUSTOMER_KEYED_TOPICS",
     "BusMessage",
     "BusConsumer",
     "EventBus",
     "InMemoryEventBus",
+    "check_tombstone",
 ]
 
 TOPIC_CUSTOMER_EVENTS = "customer-events"
@@ -40,13 +47,22 @@ ALL_TOPICS: tuple[str, ...] = (
     TOPIC_DEAD_LETTER,
     TOPIC_REWARDS,
 )
+# Topics whose records are keyed by the pseudonymised customer id; erasure writes a
+# tombstone with that key to each of them.
+CUSTOMER_KEYED_TOPICS: tuple[str, ...] = (
+    TOPIC_CUSTOMER_EVENTS,
+    TOPIC_DECISIONS,
+    TOPIC_FEEDBACK,
+    TOPIC_REWARDS,
+    TOPIC_DEAD_LETTER,
+)
 
 TopicPartition = tuple[str, int]
 
 
 @dataclass(frozen=True)
 class BusMessage:
-    """One message read from a topic."""
+    """One message read from a topic; a tombstone has ``tombstone=True`` and an empty value."""
 
     topic: str
     partition: int
@@ -54,6 +70,7 @@ class BusMessage:
     key: bytes | None
     value: bytes
     headers: tuple[tuple[str, bytes], ...] = ()
+    tombstone: bool = False
 
 
 class BusConsumer(ABC):
@@ -79,12 +96,18 @@ class EventBus(ABC):
     def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        """Append a message; messages with the same key keep their order."""
+        """Append a message; messages with the same key keep their order.
+
+        ``value=None`` publishes a tombstone, which needs a ``key``.
+
+        .. versionchanged:: 0.1
+            ``value`` may be None for tombstones.
+        """
 
     @abstractmethod
     def flush(self, timeout_s: float = 10.0) -> None:
@@ -103,12 +126,28 @@ class _Group:
     committed: dict[TopicPartition, int] = field(default_factory=dict)
 
 
+def check_tombstone(value: bytes | None, key: bytes | None, topic: str) -> None:
+    """Raise unless ``value`` is bytes, or None with a key (a tombstone)."""
+    if value is None:
+        if not key:
+            raise TypeError(f"a tombstone (value None) for topic {topic!r} needs a non-empty key; got key {key!r}")
+        return
+    if not isinstance(value, (bytes, bytearray)):
+        raise TypeError(
+            f"message value must be bytes; got {type(value).__name__}. Pass None with a key to publish a tombstone"
+        )
+
+
 class InMemoryEventBus(EventBus):
     """Thread-safe in-process bus with one partition per topic, for the embedded default and tests.
 
     Messages live in memory for the life of the bus. A group has one active consumer at
     a time: a new consumer of the group starts from the committed offsets, as after a
     Kafka rebalance.
+
+    Every topic behaves as a compacted topic whose cleaner runs at once: a tombstone
+    replaces each earlier message with its key by a tombstone at the same offset, so
+    offsets and committed positions stay valid and the earlier values are gone.
     """
 
     def __init__(self) -> None:
@@ -119,16 +158,21 @@ class InMemoryEventBus(EventBus):
     def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        if not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"message value must be bytes; got {type(value).__name__}")
+        check_tombstone(value, key, topic)
         with self._condition:
             log = self._topics.setdefault(topic, [])
-            log.append(BusMessage(topic, 0, len(log), key, bytes(value), tuple(headers)))
+            if value is None:
+                for index, message in enumerate(log):
+                    if message.key == key and not message.tombstone:
+                        log[index] = BusMessage(topic, 0, message.offset, key, b"", (), tombstone=True)
+                log.append(BusMessage(topic, 0, len(log), key, b"", tuple(headers), tombstone=True))
+            else:
+                log.append(BusMessage(topic, 0, len(log), key, bytes(value), tuple(headers)))
             self._condition.notify_all()
 
     def flush(self, timeout_s: float = 10.0) -> None:

@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from engine.cli_insights import import_command, insights_command
+from engine.cli_privacy import erase as erase_command
 from engine.cli_rl import evaluate as evaluate_command
 from engine.cli_rl import train as train_command
 from engine.errors import OfferloopError
@@ -141,6 +142,8 @@ def serve(
     typer.echo(f"starting offerloop ({', '.join(mode)}) ...", err=True)
     running = start_service(settings)
     typer.echo(f"GraphQL: {running.graphql_url}")
+    if running.admin_key_generated:
+        typer.echo(f"admin API key (shown once; send as 'Authorization: Bearer <key>'): {running.admin_key}")
     typer.echo(f"Kafka bootstrap servers: {running.bootstrap_servers}")
     typer.echo(f"health: {running.url}/healthz  metrics: {running.url}/metrics  (Ctrl-C stops)")
     stop = threading.Event()
@@ -177,6 +180,7 @@ def replay(
 
 
 app.command("import")(import_command)
+app.command("erase")(erase_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
 app.command("insights")(insights_command)

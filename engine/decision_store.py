@@ -4,6 +4,9 @@ A pending decision holds the decision record and the feedback joined to it so fa
 *open* until its longest attribution window ends, then *closed*: its remaining rewards
 are emitted and it is kept for ``retention`` more so that late or duplicate feedback is
 recognised as such rather than as feedback for an unknown decision.
+
+Each store also indexes decision ids by pseudonymised customer id, so that erasure
+(engine/erasure.py) finds and deletes every pending decision of one customer.
 """
 
 from __future__ import annotations
@@ -106,6 +109,14 @@ class DecisionStore(ABC):
     def count(self) -> int:
         """Return the number of stored decisions, open and closed."""
 
+    @abstractmethod
+    def decision_ids_for(self, customer_id: str) -> list[str]:
+        """Return the ids of the stored decisions of one customer, in no particular order."""
+
+    @abstractmethod
+    def delete_customer(self, customer_id: str) -> int:
+        """Remove every decision of one customer and its index entry; return how many existed."""
+
 
 class InMemoryDecisionStore(DecisionStore):
     """Pending decisions as objects in a dict, plus heaps of window close and deletion times.
@@ -120,11 +131,13 @@ class InMemoryDecisionStore(DecisionStore):
         self._delete_heap: list[tuple[float, str]] = []
         self._open: list[tuple[float, str]] = []
         self._closed: set[str] = set()
+        self._by_customer: dict[str, set[str]] = {}
         self._lock = threading.Lock()
 
     def put(self, pending: PendingDecision, *, retention_s: float) -> None:
         with self._lock:
             self._data[pending.decision_id] = PendingDecision.from_bytes(pending.to_bytes())
+            self._by_customer.setdefault(pending.record.customer_id, set()).add(pending.decision_id)
             self._delete_at[pending.decision_id] = pending.expires_at + retention_s
             heapq.heappush(self._delete_heap, (pending.expires_at + retention_s, pending.decision_id))
             if not pending.closed:
@@ -178,18 +191,40 @@ class InMemoryDecisionStore(DecisionStore):
                 postponed.append((when + 1.0, key))
                 continue
             if self._delete_at.get(key) == when:
-                self._data.pop(key, None)
-                self._delete_at.pop(key, None)
-                self._closed.discard(key)
+                self._forget(key)
         for item in postponed:
             self._delete_at[item[1]] = item[0]
             heapq.heappush(self._delete_heap, item)
 
+    def _forget(self, decision_id: str) -> bool:
+        """Drop one decision and its index entries; the caller holds the lock."""
+        self._delete_at.pop(decision_id, None)
+        self._closed.discard(decision_id)
+        pending = self._data.pop(decision_id, None)
+        if pending is None:
+            return False
+        customer_id = pending.record.customer_id
+        ids = self._by_customer.get(customer_id)
+        if ids is not None:
+            ids.discard(decision_id)
+            if not ids:
+                del self._by_customer[customer_id]
+        return True
+
     def delete(self, decision_id: str) -> bool:
         with self._lock:
-            self._delete_at.pop(decision_id, None)
-            self._closed.discard(decision_id)
-            return self._data.pop(decision_id, None) is not None
+            return self._forget(decision_id)
 
     def count(self) -> int:
         return len(self._data)
+
+    def decision_ids_for(self, customer_id: str) -> list[str]:
+        with self._lock:
+            return list(self._by_customer.get(customer_id, ()))
+
+    def delete_customer(self, customer_id: str) -> int:
+        with self._lock:
+            ids = list(self._by_customer.get(customer_id, ()))
+            deleted = sum(self._forget(decision_id) for decision_id in ids)
+            self._by_customer.pop(customer_id, None)
+            return deleted

@@ -4,7 +4,16 @@ Order of work for one decision: features from the live profile, eligibility and 
 policy, mandatory offers first, then the policy snapshot draws the rest of the slate from
 the eligible candidates with multipliers for business value and marketing levers, and
 every shown offer gets a reason. The result is a :class:`~engine.events.DecisionRecord`
-with the exact probabilities the slate was drawn with.
+with the exact probabilities the slate was drawn with, and what an audit needs to answer
+"why was this person shown this offer": the features, each shown offer's per-feature
+contributions, the eligibility results and the policy version.
+
+Consent changes two steps (engine/consent.py). Without marketing consent only service
+offers (``transactional`` or ``mandatory`` in the catalog) are candidates. Without
+personalisation consent a static ranking by business value and levers decides from a
+zero context; the record then keeps no features and reasons use the offers' hints.
+Eligibility rules and contact policies read the profile in both cases, because they
+protect the customer.
 """
 
 from __future__ import annotations
@@ -23,13 +32,22 @@ from engine.eligibility import CompiledCatalog
 from engine.events import CandidateScore, DecisionRecord, ShownOffer, ensure_aware, new_id
 from engine.features import FeatureEncoder, compute_features
 from engine.profile import CustomerProfile
-from engine.reasons import explain_offer
+from engine.reasons import explain_offer, feature_contributions
 from engine.snapshot_store import SnapshotHolder
 from policies.base import PolicySnapshot
+from policies.baselines import StaticSnapshot
 
-__all__ = ["ShownOfferView", "Decision", "DecisionEngine"]
+__all__ = ["NON_PERSONALISED_POLICY_ID", "ShownOfferView", "Decision", "DecisionEngine", "is_service_offer"]
 
 logger = logging.getLogger(__name__)
+
+# Policy id in the records of decisions made without personalisation consent.
+NON_PERSONALISED_POLICY_ID = "non-personalised"
+
+
+def is_service_offer(offer: OfferSpec) -> bool:
+    """Return whether ``offer`` may be shown without marketing consent (transactional or mandatory)."""
+    return offer.transactional or offer.mandatory
 
 
 @dataclass(frozen=True)
@@ -74,6 +92,12 @@ class DecisionEngine:
         self.encoder = FeatureEncoder.from_names(policy_config.features)
         self.rng = np.random.default_rng(seed if seed is not None else policy_config.seed)
         self._multiplier = {offer.id: self._offer_multiplier(offer) for offer in catalog.offers}
+        static_fields = {**policy_config.model_dump(), "id": NON_PERSONALISED_POLICY_ID, "algorithm": "static", "model": "per_offer"}
+        static_fields.pop("checkpoint", None)  # a model checkpoint belongs to the personalised policy only
+        static_config = PolicyConfig.model_validate(static_fields)
+        self.non_personalised = StaticSnapshot(
+            config=static_config, version=0, n_updates=0, context_dim=self.encoder.dim
+        )
 
     def _offer_multiplier(self, offer: OfferSpec) -> float:
         levers = self.policy_config.levers
@@ -96,6 +120,8 @@ class DecisionEngine:
         channel: str = "mobile",
         slate_size: int | None = None,
         decision_id: str | None = None,
+        marketing: bool = True,
+        personalised: bool = True,
     ) -> Decision:
         """Decide the slate for one customer.
 
@@ -108,6 +134,9 @@ class DecisionEngine:
             channel: web, mobile or wearable; changes only the slate size.
             slate_size: overrides the channel's slate size.
             decision_id: id to use; a random one by default.
+            marketing: the customer's marketing consent; False keeps service offers only.
+            personalised: the customer's personalisation consent; False ranks with the
+                static non-personalised snapshot from a zero context.
         """
         ensure_aware(now)
         if profile is None:
@@ -115,25 +144,39 @@ class DecisionEngine:
         features = compute_features(profile, now)
         eligibility = self.compiled.filter(features, profile.offers, now)
         k = slate_size if slate_size is not None else self.slate_size(channel)
-        snapshot = self.snapshots.current
+        snapshot = self.snapshots.current if personalised else self.non_personalised
 
-        mandatory = [offer for offer in eligibility.eligible if offer.mandatory][:k]
-        candidates = [offer for offer in eligibility.eligible if not offer.mandatory]
-        context = self.encoder.encode(features)
+        eligible = list(eligibility.eligible)
+        ineligible = dict(eligibility.ineligible)
+        if not marketing:
+            for offer in eligible:
+                if not is_service_offer(offer):
+                    ineligible[offer.id] = "no marketing consent"
+            eligible = [offer for offer in eligible if is_service_offer(offer)]
+        mandatory = [offer for offer in eligible if offer.mandatory][:k]
+        candidates = [offer for offer in eligible if not offer.mandatory]
+        names = self.encoder.names
+        if personalised:
+            context = self.encoder.encode(features)
+            reason_features: Mapping[str, float] = features
+        else:
+            # The zero context with its bias: the ranking cannot depend on the customer.
+            context = np.zeros(self.encoder.dim)
+            context[-1] = 1.0
+            reason_features = {}
         offer_ids = [offer.id for offer in candidates]
         shown: list[ShownOffer] = []
         views: list[ShownOfferView] = []
         currency = profile.currency or "EUR"
-        names = self.encoder.names
 
         for position, offer in enumerate(mandatory, start=1):
             reason = explain_offer(
                 offer,
                 feature_names=names,
-                features=features,
+                features=reason_features,
                 lifts=None,
                 deviations=None,
-                rule_features=tuple(self.compiled.rules[offer.id].names),
+                rule_features=tuple(self.compiled.rules[offer.id].names) if personalised else (),
                 currency=currency,
             )
             item = ShownOffer.model_construct(
@@ -143,6 +186,7 @@ class DecisionEngine:
                 score=0.0,
                 reason=reason.text,
                 reason_features=reason.features,
+                contributions={},
             )
             shown.append(item)
             views.append(ShownOfferView(offer, item))
@@ -161,10 +205,10 @@ class DecisionEngine:
                 reason = explain_offer(
                     offer,
                     feature_names=names,
-                    features=features,
-                    lifts=lifts,
+                    features=reason_features,
+                    lifts=lifts if personalised else None,
                     deviations=deviations,
-                    rule_features=tuple(self.compiled.rules[offer.id].names),
+                    rule_features=tuple(self.compiled.rules[offer.id].names) if personalised else (),
                     currency=currency,
                 )
                 item = ShownOffer.model_construct(
@@ -174,6 +218,7 @@ class DecisionEngine:
                     score=float(choice.scores[index]),
                     reason=reason.text,
                     reason_features=reason.features,
+                    contributions=feature_contributions(names, lifts) if personalised else {},
                 )
                 shown.append(item)
                 views.append(ShownOfferView(offer, item))
@@ -196,10 +241,14 @@ class DecisionEngine:
             channel=channel,
             policy_id=snapshot.policy_id,
             policy_version=int(snapshot.version),
-            context={name: float(features.get(name, 0.0)) for name in names},
+            context={name: float(features.get(name, 0.0)) for name in names} if personalised else {},
             candidates=candidate_scores,
             shown=tuple(shown),
             slate_propensity=slate_propensity,
-            ineligible=eligibility.ineligible,
+            ineligible=ineligible,
+            eligible=tuple(offer.id for offer in eligible),
+            algorithm=str(snapshot.algorithm),
+            personalised=personalised,
+            marketing=marketing,
         )
         return Decision(record=record, offers=tuple(views), features=features)

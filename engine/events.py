@@ -15,9 +15,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, model_validator
 
-from engine.errors import EventValidationError
+from engine.errors import EventValidationError, InvalidInputError
+from engine.privacy import coarsen_location
 
 __all__ = [
     "FEEDBACK_TYPES",
@@ -29,6 +30,7 @@ __all__ = [
     "GeoPingEvent",
     "BalanceSnapshotEvent",
     "OfferFeedbackEvent",
+    "ConsentEvent",
     "CustomerEvent",
     "Event",
     "ShownOffer",
@@ -85,12 +87,28 @@ class LoginEvent(_EventBase):
 
 
 class GeoPingEvent(_EventBase):
-    """A location reported by the app; coordinates are coarsened before they are stored."""
+    """A location reported by the app, coarsened to a 0.1 degree grid when the event is built.
+
+    Producers coarsen at the edge (engine.privacy.sanitize_event_payload). Validation
+    coarsens again, which changes nothing for coarsened input and keeps precise
+    coordinates out of every event object that reaches the engine.
+    """
 
     type: Literal["geo_ping"] = "geo_ping"
     lat: float = Field(ge=-90.0, le=90.0)
     lon: float = Field(ge=-180.0, le=180.0)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _coarsen(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("lat"), (int, float)) and isinstance(data.get("lon"), (int, float)):
+            try:
+                lat, lon = coarsen_location(data["lat"], data["lon"])
+            except InvalidInputError:
+                return data  # the field constraints reject the out-of-range value with its name
+            return {**data, "lat": lat, "lon": lon}
+        return data
 
 
 class BalanceSnapshotEvent(_EventBase):
@@ -112,9 +130,22 @@ class OfferFeedbackEvent(_EventBase):
     feedback: FeedbackType
 
 
+class ConsentEvent(_EventBase):
+    """The customer gave or withdrew consent; a field left None keeps its current value.
+
+    ``marketing``: offers of products the customer does not hold may be shown.
+    ``personalisation``: the customer's profile may be used to rank offers and word reasons.
+    """
+
+    type: Literal["consent"] = "consent"
+    # Strict: consent must be an explicit true or false, never a coerced "yes" or 1.
+    marketing: StrictBool | None = None
+    personalisation: StrictBool | None = None
+
+
 CustomerEvent = Union[TransactionEvent, LoginEvent, GeoPingEvent, BalanceSnapshotEvent]
 Event = Annotated[
-    Union[TransactionEvent, LoginEvent, GeoPingEvent, BalanceSnapshotEvent, OfferFeedbackEvent],
+    Union[TransactionEvent, LoginEvent, GeoPingEvent, BalanceSnapshotEvent, OfferFeedbackEvent, ConsentEvent],
     Field(discriminator="type"),
 ]
 
@@ -143,6 +174,11 @@ class ShownOffer(BaseModel):
     score: float
     reason: str
     reason_features: tuple[str, ...] = ()
+    contributions: dict[str, float] = Field(
+        default_factory=dict,
+        description="Feature name to its contribution to this offer's score relative to the reference customer; "
+        "the weights the reason was chosen from. Empty when the policy has no such decomposition.",
+    )
 
 
 class DecisionRecord(BaseModel):
@@ -162,6 +198,14 @@ class DecisionRecord(BaseModel):
     shown: tuple[ShownOffer, ...]
     slate_propensity: float = Field(ge=0.0, le=1.0, description="Probability of the whole ordered slate.")
     ineligible: dict[str, str] = Field(default_factory=dict, description="Offer id to the rule that excluded it.")
+    eligible: tuple[str, ...] = Field(default=(), description="Offers that passed eligibility and contact policy.")
+    algorithm: str = Field(default="", description="Algorithm of the policy snapshot that ranked the slate.")
+    personalised: bool = Field(
+        default=True, description="False when the customer withheld personalisation consent: no features were used to rank."
+    )
+    marketing: bool = Field(
+        default=True, description="False when the customer withheld marketing consent: only service offers were candidates."
+    )
 
     def shown_offer(self, offer_id: str) -> ShownOffer | None:
         """Return the shown offer with this id, or None when it was not in the slate."""
@@ -207,7 +251,7 @@ def parse_event(payload: bytes | str | dict[str, Any]) -> Any:
     try:
         return _EVENT_ADAPTER.validate_python(payload)
     except ValidationError as err:
-        kinds = "transaction, login, geo_ping, balance_snapshot, offer_feedback"
+        kinds = "transaction, login, geo_ping, balance_snapshot, offer_feedback, consent"
         raise EventValidationError(
             f"invalid {payload.get('type', 'untyped')!s} event: {format_validation_error(err)}. "
             f"Allowed types: {kinds}."

@@ -7,6 +7,9 @@ lift, in the direction the customer differs from average ("because you spend mor
 weekends than on weekdays"). When no feature lifts the score (cold start, random or
 static policies), the reason falls back to a feature the offer's eligibility rule reads,
 then to the offer's ``reason_hint``.
+
+:func:`feature_contributions` turns the same lifts into the per-feature weights that the
+decision record keeps for audit, so that the reason shown can be checked against them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import numpy as np
 
 from engine.config.offers import OfferSpec
 
-__all__ = ["REASON_TEMPLATES", "Reason", "explain_offer", "describe_feature"]
+__all__ = ["REASON_TEMPLATES", "Reason", "explain_offer", "describe_feature", "feature_contributions"]
 
 # feature -> (text when the customer's value is high, text when it is low); None = not a reason.
 REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
@@ -53,6 +56,9 @@ REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
     "travelling": ("you are travelling abroad", None),
 }
 MIN_LIFT = 1e-3
+# Contributions are rounded for the audit record: six decimals are far below any lift that
+# can change a reason (MIN_LIFT) and keep records short.
+_CONTRIBUTION_DECIMALS = 6
 
 
 @dataclass(frozen=True)
@@ -118,3 +124,21 @@ def explain_offer(
                 return Reason(f"Because {sentence}.", (name,))
     hint = offer.reason_hint or f"it fits customers like you in {offer.category}"
     return Reason(f"Suggested because {hint}.", ())
+
+
+def feature_contributions(feature_names: Sequence[str], lifts: np.ndarray | None) -> dict[str, float]:
+    """Return each feature's lift (see :func:`explain_offer`) by name, leaving out zeros.
+
+    Args:
+        feature_names: names of the context entries, in context order (bias excluded).
+        lifts: shape ``(len(feature_names),)`` or longer (a trailing bias entry is
+            ignored); None when the policy has no decomposition, which gives ``{}``.
+    """
+    if lifts is None:
+        return {}
+    contributions = {}
+    for name, lift in zip(feature_names, lifts[: len(feature_names)]):
+        value = round(float(lift), _CONTRIBUTION_DECIMALS)
+        if value != 0.0:
+            contributions[name] = value
+    return contributions

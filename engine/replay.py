@@ -1,4 +1,9 @@
-"""Publish a file of events to a topic, pseudonymising customer ids on the way."""
+"""Publish a file of events to a topic, sanitising each event on the way.
+
+Each event passes :func:`engine.privacy.sanitize_event_payload`: customer and account ids
+are pseudonymised, geo-ping locations coarsened, and transaction free text is replaced by
+its category before anything leaves this machine.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from pathlib import Path
 
 from engine.bus import EventBus
 from engine.errors import InvalidInputError
-from engine.privacy import pseudonymize
+from engine.privacy import sanitize_event_payload
 
 __all__ = ["replay_file"]
 
@@ -18,9 +23,10 @@ logger = logging.getLogger(__name__)
 def replay_file(path: str | Path, bus: EventBus, *, topic: str = "customer-events") -> dict[str, int]:
     """Publish each event of ``path`` (JSON lines or a JSON array) to ``topic``.
 
-    Lines that are JSON objects get their ``customer_id`` pseudonymised and are keyed by
-    it. Other lines are published unchanged, so that the consumers dead-letter them with a
-    reason; the count of such lines is returned as ``unparseable``.
+    Lines that are JSON objects with a ``customer_id`` are sanitised (see the module
+    docstring) and keyed by the pseudonymised id. Other lines are published unchanged, so
+    that the consumers dead-letter them with a reason; the count of such lines is returned
+    as ``unparseable``.
 
     Raises:
         InvalidInputError: the file does not exist.
@@ -46,7 +52,7 @@ def replay_file(path: str | Path, bus: EventBus, *, topic: str = "customer-event
         except json.JSONDecodeError:
             payload = None
         if isinstance(payload, dict) and isinstance(payload.get("customer_id"), str) and payload["customer_id"]:
-            payload["customer_id"] = pseudonymize(payload["customer_id"])
+            payload = sanitize_event_payload(payload)
             key = payload["customer_id"].encode()
             value = json.dumps(payload).encode()
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,45 @@ class ServiceSettings(BaseSettings):
         default=True,
         description="Start Ray with Serve's throughput-optimised mode (HAProxy in front of replicas).",
     )
+    # Privacy and access control. Secrets (API keys, the pseudonym key) are read from the
+    # environment or a file and never echoed; see docs/privacy.md.
+    mode: Literal["development", "production"] = Field(
+        default="production", description="production turns GraphQL introspection off unless graphql_introspection is set."
+    )
+    api_keys: str | None = Field(
+        default=None,
+        description="JSON list of API keys: [{name, key or key_sha256, scopes, rate_per_s, burst}]; "
+        "unset with no api_keys_file makes `offerloop serve` generate an admin key.",
+    )
+    api_keys_file: Path | None = Field(default=None, description="YAML or JSON file with the same list as api_keys.")
+    rate_per_s: float = Field(default=50.0, gt=0, le=100_000, description="Default requests per second per API key.")
+    rate_burst: int = Field(default=100, ge=1, le=1_000_000, description="Default burst size (bucket capacity) per API key.")
+    graphql_introspection: bool | None = Field(
+        default=None, description="Allow __schema/__type queries; unset means on in development, off in production."
+    )
+    graphql_max_depth: int = Field(default=8, ge=1, le=64, description="Deepest field nesting a query may have.")
+    graphql_max_cost: int = Field(
+        default=1000,
+        ge=1,
+        le=1_000_000,
+        description="Highest query cost: each field costs 1, times 10 under each list field (the audit query costs about 400).",
+    )
+    audit_retention_days: float = Field(
+        default=400.0, gt=0, le=3650, description="Days decision audit records are kept; must exceed the attribution window."
+    )
+    consent_default_marketing: bool = Field(
+        default=True, description="Marketing consent of customers without a consent record (False for opt-in regimes)."
+    )
+    consent_default_personalisation: bool = Field(
+        default=True, description="Personalisation consent of customers without a consent record."
+    )
+
+    @property
+    def introspection_enabled(self) -> bool:
+        """Whether GraphQL introspection is allowed: the explicit setting, else on in development only."""
+        if self.graphql_introspection is not None:
+            return self.graphql_introspection
+        return self.mode == "development"
 
     @property
     def embedded_stores(self) -> bool:

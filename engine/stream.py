@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from engine.bus import EventBus
+from engine.consent import ConsentRegistry
 from engine.features import FeatureEncoder
 from engine.learner import OnlineLearner
 from engine.loop import default_categorizer
@@ -27,9 +28,19 @@ class StreamProcessors:
         stores: where profiles, pending decisions, snapshots and checkpoints live.
         bus: the event bus (Kafka in the service).
         group_prefix: prefix of the consumer group ids.
+        consent: registry that records consent events and the erased customers whose
+            later events the profile worker drops; none means every event is applied.
     """
 
-    def __init__(self, configs: Configs, stores: Stores, bus: EventBus, *, group_prefix: str = "offerloop") -> None:
+    def __init__(
+        self,
+        configs: Configs,
+        stores: Stores,
+        bus: EventBus,
+        *,
+        group_prefix: str = "offerloop",
+        consent: ConsentRegistry | None = None,
+    ) -> None:
         self.configs = configs
         self.stores = stores
         self.bus = bus
@@ -44,7 +55,14 @@ class StreamProcessors:
         self.joiner = RewardJoiner(
             configs.rewards, stores.decisions, {offer.id: offer.business_value for offer in configs.catalog.offers}
         )
-        self.profile_worker = ProfileWorker(bus, stores.profiles, default_categorizer, group_id=f"{group_prefix}-profiles")
+        self.profile_worker = ProfileWorker(
+            bus,
+            stores.profiles,
+            default_categorizer,
+            group_id=f"{group_prefix}-profiles",
+            consent=consent,
+            dropped_customers=consent.is_erased if consent is not None else None,
+        )
         self.feedback_worker = FeedbackWorker(bus, self.joiner, stores.profiles, group_id=f"{group_prefix}-feedback")
         self.learner_worker = LearnerWorker(
             bus, self.learner, checkpoint_name=checkpoint_name(configs.policy.id), group_id=f"{group_prefix}-learner"

@@ -12,7 +12,8 @@ re-delivered messages by id:
   checkpoint (snapshot plus those ids) is stored before the offsets are committed.
 
 A message that fails validation goes to the dead-letter topic with its reason and is
-committed like any other, so it never blocks the stream.
+committed like any other, so it never blocks the stream. Tombstones (the null-value
+records that erasure publishes) are skipped by every worker and counted as ``tombstones``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from engine.bus import TOPIC_CUSTOMER_EVENTS, TOPIC_FEEDBACK, TOPIC_REWARDS, BusConsumer, EventBus
+from engine.consent import ConsentRegistry
 from engine.deadletter import dead_letter
-from engine.errors import EventValidationError
-from engine.events import OfferFeedbackEvent, TransactionEvent, parse_event
+from engine.errors import EventValidationError, InvalidInputError
+from engine.events import ConsentEvent, OfferFeedbackEvent, TransactionEvent, parse_event
 from engine.learner import OnlineLearner
 from engine.profile_store import ProfileStore
 from engine.rewards import Reward, RewardJoiner
@@ -49,6 +51,8 @@ class WorkerStats:
     duplicates: int = 0
     dead_lettered: int = 0
     commits: int = 0
+    tombstones: int = 0
+    dropped: int = 0
 
 
 class _Worker:
@@ -77,7 +81,18 @@ class _Worker:
 
 
 class ProfileWorker(_Worker):
-    """Applies customer events to live profiles."""
+    """Applies customer events to live profiles and consent events to the consent registry.
+
+    Args:
+        bus: the event bus.
+        profiles: where profiles live.
+        categorizer: maps a transaction to a category.
+        group_id: consumer group id.
+        consumer: a consumer to use instead of a new one from ``bus``.
+        dropped_customers: returns True for a customer whose events must be dropped
+            (``ConsentRegistry.is_erased``); dropped events count as ``dropped``.
+        consent: where consent events are recorded; without it they are dead-lettered.
+    """
 
     name = "profile-worker"
     topic = TOPIC_CUSTOMER_EVENTS
@@ -91,17 +106,22 @@ class ProfileWorker(_Worker):
         group_id: str = "offerloop-profiles",
         consumer: BusConsumer | None = None,
         dropped_customers: Callable[[str], bool] | None = None,
+        consent: ConsentRegistry | None = None,
     ) -> None:
         super().__init__(bus, group_id=group_id, consumer=consumer)
         self.profiles = profiles
         self.categorizer = categorizer
         self.dropped_customers = dropped_customers
+        self.consent = consent
 
     def step(self, *, timeout_s: float = 0.1, max_records: int = 500) -> int:
         """Process one batch; return the number of messages read."""
         messages = self.consumer.poll(max_records=max_records, timeout_s=timeout_s)
         for message in messages:
             self.stats.messages += 1
+            if message.tombstone:
+                self.stats.tombstones += 1
+                continue
             try:
                 event = parse_event(message.value)
             except EventValidationError as err:
@@ -113,6 +133,10 @@ class ProfileWorker(_Worker):
                 self.stats.dead_lettered += 1
                 continue
             if self.dropped_customers is not None and self.dropped_customers(event.customer_id):
+                self.stats.dropped += 1
+                continue
+            if isinstance(event, ConsentEvent):
+                self._apply_consent(message, event)
                 continue
             category = self.categorizer(event) if isinstance(event, TransactionEvent) else None
             result = self.profiles.update(event.customer_id, lambda profile: profile.apply(event, category=category))
@@ -123,6 +147,21 @@ class ProfileWorker(_Worker):
         if messages:
             self._commit()
         return len(messages)
+
+    def _apply_consent(self, message: Any, event: ConsentEvent) -> None:
+        if self.consent is None:
+            dead_letter(self.bus, message, "consent events need a consent registry; pass consent= to ProfileWorker", worker=self.name)
+            self.stats.dead_lettered += 1
+            return
+        try:
+            self.consent.set(
+                event.customer_id, marketing=event.marketing, personalisation=event.personalisation, at=event.ts.timestamp()
+            )
+        except InvalidInputError as err:
+            dead_letter(self.bus, message, str(err), worker=self.name)
+            self.stats.dead_lettered += 1
+            return
+        self.stats.applied += 1
 
 
 class FeedbackWorker(_Worker):
@@ -158,6 +197,9 @@ class FeedbackWorker(_Worker):
         messages = self.consumer.poll(max_records=max_records, timeout_s=timeout_s)
         for message in messages:
             self.stats.messages += 1
+            if message.tombstone:
+                self.stats.tombstones += 1
+                continue
             try:
                 event = parse_event(message.value)
             except EventValidationError as err:
@@ -212,6 +254,9 @@ class LearnerWorker(_Worker):
         messages = self.consumer.poll(max_records=max_records, timeout_s=timeout_s)
         for message in messages:
             self.stats.messages += 1
+            if message.tombstone:
+                self.stats.tombstones += 1
+                continue
             try:
                 reward = Reward.from_json(message.value)
             except (ValueError, TypeError, KeyError) as err:

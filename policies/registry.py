@@ -9,7 +9,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from engine.config.policy import PolicyConfig
-from engine.errors import InvalidInputError
+from engine.errors import ConfigError, InvalidInputError
 from policies.base import BanditLearner, PolicySnapshot
 from policies.baselines import (
     EpsilonGreedyLearner,
@@ -19,19 +19,25 @@ from policies.baselines import (
     RandomSnapshot,
     StaticSnapshot,
 )
+from policies.dp_propensity import DPPropensityLearner, DPPropensitySnapshot
 from policies.linear import LinearLearner, LinearSnapshot, LinTSSnapshot, LinUCBSnapshot
+from policies.rllib_policy import RLlibSnapshot
 from policies.serialization import decode_snapshot
 
-__all__ = ["SNAPSHOT_CLASSES", "make_learner", "load_snapshot", "learner_from_snapshot"]
+__all__ = ["SNAPSHOT_CLASSES", "make_learner", "make_snapshot", "load_snapshot", "learner_from_snapshot"]
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_CLASSES: Mapping[str, type[LinearSnapshot] | type[FixedPolicySnapshot]] = {
+SNAPSHOT_CLASSES: Mapping[
+    str, type[LinearSnapshot] | type[FixedPolicySnapshot] | type[RLlibSnapshot] | type[DPPropensitySnapshot]
+] = {
     "lints": LinTSSnapshot,
     "linucb": LinUCBSnapshot,
     "epsilon_greedy": EpsilonGreedySnapshot,
     "random": RandomSnapshot,
     "static": StaticSnapshot,
+    "rllib": RLlibSnapshot,
+    "dp_propensity": DPPropensitySnapshot,
 }
 
 
@@ -60,11 +66,18 @@ def make_learner(
     """
     if seed is not None and (not isinstance(seed, (int, np.integer)) or isinstance(seed, bool)):
         raise InvalidInputError(f"seed must be an integer or None; got {seed!r}")
+    if config.algorithm == "rllib":
+        raise ConfigError(
+            f"policy {config.id!r} has algorithm 'rllib', which is trained offline by `offerloop train` "
+            "and does not learn online; build its snapshot with make_snapshot(config)"
+        )
     learner: BanditLearner
     if config.algorithm in LinearLearner.SNAPSHOT_CLASSES:
         learner = LinearLearner(config, dim=dim, offer_features=offer_features)
     elif config.algorithm in EpsilonGreedyLearner.SNAPSHOT_CLASSES:
         learner = EpsilonGreedyLearner(config, dim=dim, offer_features=offer_features)
+    elif config.algorithm in DPPropensityLearner.SNAPSHOT_CLASSES:
+        learner = DPPropensityLearner(config, dim=dim, offer_features=offer_features)
     else:
         learner = FixedPolicyLearner(config, dim=dim)
     logger.info(
@@ -72,6 +85,39 @@ def make_learner(
         extra={"policy": config.id, "algorithm": config.algorithm, "model": config.model, "dim": dim},
     )
     return learner
+
+
+def make_snapshot(
+    config: PolicyConfig,
+    *,
+    dim: int | None = None,
+    offer_features: Mapping[str, np.ndarray] | None = None,
+    seed: int | None = None,
+) -> PolicySnapshot:
+    """Return a snapshot ready to decide for ``config``.
+
+    For ``algorithm: rllib`` the snapshot loads the RLModule of ``config.checkpoint``;
+    for every other algorithm it is the first snapshot of a fresh learner (version 1).
+
+    Args:
+        config: the policy.
+        dim: context length; required unless the algorithm is ``rllib``, whose context
+            length comes from the checkpoint.
+        offer_features, seed: as in :func:`make_learner`.
+
+    Raises:
+        ConfigError: ``dim`` missing for a learning algorithm, or a config error of
+            :func:`make_learner`.
+        InvalidInputError: the checkpoint folder is missing or incomplete.
+    """
+    if config.algorithm == "rllib":
+        return RLlibSnapshot.from_checkpoint(config)
+    if dim is None:
+        raise ConfigError(
+            f"policy {config.id!r} has algorithm {config.algorithm!r}, which needs dim (context length); got None. "
+            "Pass dim=FeatureEncoder.from_names(config.features).dim"
+        )
+    return make_learner(config, dim=dim, offer_features=offer_features, seed=seed).snapshot()
 
 
 def load_snapshot(data: bytes) -> PolicySnapshot:
@@ -103,6 +149,8 @@ def learner_from_snapshot(snapshot: PolicySnapshot) -> BanditLearner:
         learner = LinearLearner.from_snapshot(snapshot)
     elif isinstance(snapshot, FixedPolicySnapshot):
         learner = FixedPolicyLearner.from_snapshot(snapshot)
+    elif isinstance(snapshot, DPPropensitySnapshot):
+        learner = DPPropensityLearner.from_snapshot(snapshot)
     else:
         raise InvalidInputError(
             f"learner_from_snapshot needs a snapshot made by policies.make_learner; got {type(snapshot).__name__}"

@@ -9,6 +9,11 @@ unique to each test, whose keys are deleted afterwards.
 from __future__ import annotations
 
 import os
+
+# Ray reads this when it picks its node address; set before any test module imports Ray,
+# so the session's Ray instance listens on loopback only.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 import uuid
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit

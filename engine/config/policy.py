@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = ["ALGORITHMS", "ExplorationConfig", "SnapshotConfig", "LeversConfig", "PolicyConfig"]
 
-ALGORITHMS: tuple[str, ...] = ("lints", "linucb", "epsilon_greedy", "random", "static")
+ALGORITHMS: tuple[str, ...] = ("lints", "linucb", "epsilon_greedy", "random", "static", "rllib", "dp_propensity")
 
 
 class ExplorationConfig(BaseModel):
@@ -52,7 +52,7 @@ class PolicyConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
-    algorithm: Literal["lints", "linucb", "epsilon_greedy", "random", "static"]
+    algorithm: Literal["lints", "linucb", "epsilon_greedy", "random", "static", "rllib", "dp_propensity"]
     model: Literal["per_offer", "shared"] = Field(default="per_offer", description="One linear model per offer, or one shared over customer x offer features.")
     ridge: float = Field(default=1.0, gt=0.0, le=1e6, description="L2 regularisation (prior precision) of the linear models.")
     exploration: ExplorationConfig = ExplorationConfig()
@@ -62,6 +62,25 @@ class PolicyConfig(BaseModel):
     levers: LeversConfig = LeversConfig()
     snapshot: SnapshotConfig = SnapshotConfig()
     seed: int | None = None
+    checkpoint: str | None = Field(
+        default=None,
+        description="rllib: RLlib checkpoint folder (as written by `offerloop train`) whose RLModule decides; "
+        "dp_propensity (optional): folder of the DP model (weights.npz, model_card.json).",
+    )
+
+    @model_validator(mode="after")
+    def _check_checkpoint(self) -> "PolicyConfig":
+        if self.algorithm == "rllib" and not (self.checkpoint or "").strip():
+            raise ValueError(
+                "checkpoint is required when algorithm is 'rllib'; got none. "
+                "Set it to a checkpoint folder written by `offerloop train`"
+            )
+        if self.algorithm not in ("rllib", "dp_propensity") and self.checkpoint is not None:
+            raise ValueError(
+                f"checkpoint is only allowed when algorithm is 'rllib' or 'dp_propensity'; got checkpoint={self.checkpoint!r} "
+                f"with algorithm {self.algorithm!r}. Remove it or set algorithm: rllib"
+            )
+        return self
 
     @model_validator(mode="after")
     def _check_channels(self) -> "PolicyConfig":

@@ -27,7 +27,7 @@ from kafka.structs import OffsetAndMetadata, TopicPartition
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from engine.bus import ALL_TOPICS, TOPIC_CUSTOMER_EVENTS, TOPIC_FEEDBACK, BusConsumer, BusMessage, EventBus
+from engine.bus import ALL_TOPICS, TOPIC_CUSTOMER_EVENTS, TOPIC_FEEDBACK, BusConsumer, BusMessage, EventBus, check_tombstone
 from engine.errors import InvalidInputError
 from engine.io.errors import BusError
 
@@ -219,28 +219,31 @@ class KafkaEventBus(EventBus):
     def publish(
         self,
         topic: str,
-        value: bytes,
+        value: bytes | None,
         *,
         key: bytes | None = None,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         """Queue a message for sending and return without waiting for the broker.
 
+        ``value=None`` sends a record with a null value, Kafka's tombstone; it needs a key.
+        Only topics created with ``cleanup.policy=compact`` drop the key's earlier records
+        because of it; on other topics the records age out after ``retention.ms``.
+
         Raises:
-            TypeError: ``value`` is not bytes.
+            TypeError: ``value`` is neither bytes nor None, or a tombstone has no key.
             BusError: the bus is closed, or the message could not be queued within
                 ``max_block_ms`` (no metadata for the topic, or the send buffer is full).
                 Failures after queueing are logged and raised by :meth:`flush`.
         """
-        if not isinstance(value, (bytes, bytearray)):
-            raise TypeError(f"message value must be bytes; got {type(value).__name__}")
+        check_tombstone(value, key, topic)
         if topic not in self._known_topics:
             self.ensure_topics([topic])
         producer = self._producer
         if producer is None or self._closed:
             raise BusError(f"cannot publish to topic {topic!r}: the Kafka bus is closed; create a new KafkaEventBus")
         try:
-            future = producer.send(topic, value=bytes(value), key=key, headers=list(headers))
+            future = producer.send(topic, value=bytes(value) if value is not None else None, key=key, headers=list(headers))
         except KafkaError as err:
             raise BusError(self._unreachable_message(f"publishing to topic {topic!r}", err)) from err
         future.add_errback(self._on_send_error, topic)
@@ -363,8 +366,9 @@ class KafkaEventBus(EventBus):
 
 def _to_message(record: Any) -> BusMessage:
     headers = tuple((name, value if value is not None else b"") for name, value in (record.headers or ()))
-    value = record.value if record.value is not None else b""
-    return BusMessage(record.topic, record.partition, record.offset, record.key, value, headers)
+    tombstone = record.value is None
+    value = b"" if tombstone else record.value
+    return BusMessage(record.topic, record.partition, record.offset, record.key, value, headers, tombstone=tombstone)
 
 
 class _KafkaBusConsumer(BusConsumer):

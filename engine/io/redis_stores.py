@@ -9,6 +9,8 @@ Key layout, with the configurable prefix ``P`` (default ``ol:``):
 - ``P decisions:open``: sorted set of open decisions, scored by ``expires_at`` until
   :meth:`RedisDecisionStore.due` claims them and by the end of the lease after that.
 - ``P decisions:retained``: sorted set of all decisions, scored by their deletion time.
+- ``P decisions:customer:<customer id>``: set of one customer's decision ids, expiring with
+  the customer's newest decision; ids of decisions deleted since are dropped when read.
 - ``P snap:<policy id>:<version>``: one snapshot; ``P snap:<policy id>:latest``: newest
   version; ``P snap:<policy id>:versions``: sorted set of kept versions.
 - ``P checkpoint:<name>``: one learner checkpoint.
@@ -328,6 +330,7 @@ class RedisDecisionStore(DecisionStore):
         self._decision_prefix = f"{key_prefix}decision:"
         self._open_key = f"{key_prefix}decisions:open"
         self._retained_key = f"{key_prefix}decisions:retained"
+        self._customer_prefix = f"{key_prefix}decisions:customer:"
         self._claim_script = client.register_script(_CLAIM_DUE)
 
     @classmethod
@@ -351,6 +354,12 @@ class RedisDecisionStore(DecisionStore):
         with _wrap_errors("store decision", self._prefix):
             with self._client.pipeline(transaction=True) as pipe:
                 pipe.set(self._key(decision_id), pending.to_bytes(), ex=ttl_s)
+                index_key = f"{self._customer_prefix}{pending.record.customer_id}"
+                pipe.sadd(index_key, decision_id)
+                # NX sets a TTL on a new index, GT lengthens an existing one, so the index
+                # lives as long as the customer's longest-lived decision.
+                pipe.expire(index_key, ttl_s, nx=True)
+                pipe.expire(index_key, ttl_s, gt=True)
                 pipe.zadd(self._retained_key, {decision_id: pending.expires_at + retention_s})
                 if pending.closed:
                     pipe.zrem(self._open_key, decision_id)
@@ -412,6 +421,36 @@ class RedisDecisionStore(DecisionStore):
     def count(self) -> int:
         with _wrap_errors("count decisions", self._prefix):
             return int(self._client.zcard(self._retained_key))
+
+    def decision_ids_for(self, customer_id: str) -> list[str]:
+        """Return the customer's stored decision ids, removing index entries of deleted decisions."""
+        index_key = f"{self._customer_prefix}{customer_id}"
+        with _wrap_errors("read customer decision index", self._prefix):
+            ids = [member.decode() for member in self._client.smembers(index_key)]
+            if not ids:
+                return []
+            with self._client.pipeline(transaction=False) as pipe:
+                for decision_id in ids:
+                    pipe.exists(self._key(decision_id))
+                exists = pipe.execute()
+            stale = [decision_id for decision_id, found in zip(ids, exists) if not found]
+            if stale:
+                self._client.srem(index_key, *stale)
+        return [decision_id for decision_id, found in zip(ids, exists) if found]
+
+    def delete_customer(self, customer_id: str) -> int:
+        index_key = f"{self._customer_prefix}{customer_id}"
+        with _wrap_errors("delete customer decisions", self._prefix):
+            ids = [member.decode() for member in self._client.smembers(index_key)]
+            with self._client.pipeline(transaction=True) as pipe:
+                for decision_id in ids:
+                    pipe.delete(self._key(decision_id))
+                if ids:
+                    pipe.zrem(self._open_key, *ids)
+                    pipe.zrem(self._retained_key, *ids)
+                pipe.delete(index_key)
+                results = pipe.execute()
+        return int(sum(results[: len(ids)]))
 
 
 # -------------------------------------------------------------------------- snapshots

@@ -50,17 +50,30 @@ def service(ray_session, kafka_bootstrap_servers, redis_client):
         policy_replicas=2,
         high_throughput=False,
         snapshot_poll_s=0.1,
+        rate_per_s=10_000.0,
+        rate_burst=10_000,
     )
     running = start_service(settings)
+    HEADERS["Authorization"] = f"Bearer {running.admin_key}"
     yield running
     running.stop()
     for key in redis_client.scan_iter(match=f"{prefix}*", count=1000):
         redis_client.delete(key)
 
 
+HEADERS: dict[str, str] = {}
+
+
 def graphql(client: httpx.Client, url: str, query: str, **variables) -> dict:
-    response = client.post(url, json={"query": query, "variables": variables}, timeout=10)
+    response = client.post(url, json={"query": query, "variables": variables}, headers=HEADERS, timeout=10)
     return response.json()
+
+
+def test_requests_without_key_rejected(service):
+    with httpx.Client() as client:
+        response = client.post(service.graphql_url, json={"query": DASHBOARD, "variables": {"user": "x"}}, timeout=10)
+    assert response.status_code == 401
+    assert "Traceback" not in response.text
 
 
 def test_dashboard_feedback_and_health(service):
@@ -88,9 +101,9 @@ def test_dashboard_feedback_and_health(service):
         bad_channel = graphql(client, service.graphql_url, DASHBOARD, user="u", channel="tv")
         assert "Channel" in bad_channel["errors"][0]["message"]
 
-        health = client.get(f"{service.url}/healthz").json()
+        health = client.get(f"{service.url}/healthz", headers=HEADERS).json()
         assert health["status"] == "ok"
-        metrics = client.get(f"{service.url}/metrics").text
+        metrics = client.get(f"{service.url}/metrics", headers=HEADERS).text
         assert "offerloop_decisions_total" in metrics
         assert "offerloop_request_seconds_bucket" in metrics
         assert "offerloop_snapshot_version" in metrics
