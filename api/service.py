@@ -30,7 +30,8 @@ from engine.decisions import DecisionEngine
 from engine.erasure import CustomerEraser, erase_customer
 from engine.errors import InvalidInputError
 from engine.events import CHANNELS, FEEDBACK_TYPES, ConsentEvent, DecisionRecord, OfferFeedbackEvent, event_to_json, new_id
-from engine.insights.live import live_insights
+from engine.insights import dashboard_insights
+from engine.profile import CustomerProfile
 from engine.privacy import pseudonymize
 from engine.profile_store import ProfileStore
 from engine.snapshot_store import SnapshotHolder, SnapshotStore
@@ -227,7 +228,9 @@ class DashboardService:
                     "confidence": insight.confidence,
                     "reason": insight.reason,
                 }
-                for insight in live_insights(decision.features, now, currency)
+                for insight in dashboard_insights(
+                    profile if profile is not None else CustomerProfile(customer_id), decision.features, now, currency
+                )
             ],
         }
 

@@ -31,6 +31,7 @@ from engine.config.rewards import RewardConfig
 from engine.eligibility import CompiledCatalog
 from engine.events import CandidateScore, DecisionRecord, ShownOffer, ensure_aware, new_id
 from engine.features import FeatureEncoder, compute_features
+from engine.insights.state import refresh_insight_signals
 from engine.profile import CustomerProfile
 from engine.reasons import explain_offer, feature_contributions
 from engine.snapshot_store import SnapshotHolder
@@ -92,6 +93,11 @@ class DecisionEngine:
         self.encoder = FeatureEncoder.from_names(policy_config.features)
         self.rng = np.random.default_rng(seed if seed is not None else policy_config.seed)
         self._multiplier = {offer.id: self._offer_multiplier(offer) for offer in catalog.offers}
+        # A static ranking has no reward model, so it always ranks by business value and levers.
+        self._static_multiplier = {
+            offer.id: self._offer_multiplier(offer) * (offer.business_value if reward_config.business_value_weighting else 1.0)
+            for offer in catalog.offers
+        }
         static_fields = {**policy_config.model_dump(), "id": NON_PERSONALISED_POLICY_ID, "algorithm": "static", "model": "per_offer"}
         static_fields.pop("checkpoint", None)  # a model checkpoint belongs to the personalised policy only
         static_config = PolicyConfig.model_validate(static_fields)
@@ -141,6 +147,9 @@ class DecisionEngine:
         ensure_aware(now)
         if profile is None:
             profile = CustomerProfile(customer_id)
+        # Date-dependent insight signals (a bill due tomorrow) are as of the last event
+        # until they are recomputed for the decision time.
+        refresh_insight_signals(profile, now)
         features = compute_features(profile, now)
         eligibility = self.compiled.filter(features, profile.offers, now)
         k = slate_size if slate_size is not None else self.slate_size(channel)
@@ -195,7 +204,8 @@ class DecisionEngine:
         slate_propensity = 1.0
         remaining = k - len(mandatory)
         if candidates and remaining > 0:
-            multipliers = np.array([self._multiplier[offer_id] for offer_id in offer_ids])
+            table = self._static_multiplier if snapshot.algorithm == "static" else self._multiplier
+            multipliers = np.array([table[offer_id] for offer_id in offer_ids])
             choice = snapshot.choose_slate(context, offer_ids, multipliers, remaining, self.rng)
             mean = snapshot.context_mean
             deviations = context - mean if mean is not None else None

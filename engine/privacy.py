@@ -145,7 +145,8 @@ def sanitize_event_payload(
     * ``account_id`` becomes :func:`pseudonymize_account` of it.
     * ``lat``/``lon`` of a ``geo_ping`` are coarsened with :func:`coarsen_location`.
     * a ``transaction`` gets its ``category`` (from the source, else from
-      :func:`engine.categorize.categorize`) and loses ``description`` and ``merchant``,
+      :func:`engine.categorize.categorize`) and loses ``description``; ``merchant``
+      becomes a known brand name or a keyed pseudonym (see :func:`_edge_merchant`),
       unless ``keep_free_text`` is True.
 
     Fields this function does not recognise pass through unchanged, so that the consumer
@@ -177,6 +178,29 @@ def sanitize_event_payload(
         category = _edge_category(clean)
         if category is not None:
             clean["category"] = category
+        merchant = _edge_merchant(clean, key)
         clean.pop("description", None)
         clean.pop("merchant", None)
+        if merchant is not None:
+            clean["merchant"] = merchant
     return clean
+
+
+def _edge_merchant(payload: Mapping[str, Any], key: bytes | None) -> str | None:
+    """Return a merchant label that names no person: a known brand, else a keyed pseudonym.
+
+    Recurring-payment detection groups payments by merchant, so a stable label is kept.
+    Brands from the categoriser's merchant list (Netflix, Spotify, ...) stay readable;
+    any other name, which may be a person's, becomes ``merchant-`` plus 12 hex digits.
+    """
+    from engine.categorize import fold, load_category_rules, normalize_merchant
+
+    text = payload.get("merchant") or payload.get("description")
+    if not isinstance(text, str) or not text.strip():
+        return None
+    name = normalize_merchant(text)
+    if not name:
+        return None
+    if load_category_rules().match_spend_merchant(fold(name)) is not None:
+        return name
+    return "merchant-" + pseudonymize(name, key)[:12]

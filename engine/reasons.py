@@ -54,6 +54,9 @@ REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
     "rejects_30d": (None, None),
     "has_salary": ("your salary is paid into this account", "no regular salary is paid into this account"),
     "travelling": ("you are travelling abroad", None),
+    "overdraft_risk_14d": ("your balance is forecast to go below zero within two weeks", None),
+    "subscription_due_tomorrow": ("a subscription payment is due tomorrow", None),
+    "income_stable_3m": ("your income has been stable for three months", None),
 }
 MIN_LIFT = 1e-3
 # Contributions are rounded for the audit record: six decimals are far below any lift that
