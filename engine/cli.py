@@ -111,12 +111,9 @@ def dashboard(
     typer.echo(f"\nSpend by category, last 90 days of the statements ({result.currency}):")
     for name, value in sorted(result.spend_by_category.items(), key=lambda item: -item[1]):
         typer.echo(f"  {name:<16}{value:>12,.2f}")
-    typer.echo("\nRecurring payments:" if result.recurring else "\nRecurring payments: none found")
-    for item in result.recurring:
-        typer.echo(
-            f"  {item['merchant']}: {item['cadence']}, about {item['expected_amount']:.2f}, next due {item['next_due']}"
-            f" (confidence {item['confidence']:.0%})"
-        )
+    typer.echo("\nInsights:" if result.insights else "\nInsights: none yet")
+    for item in result.insights:
+        typer.echo(f"  {item['category']}: {item['prediction']}  ({item['reason']})")
 
 
 @app.command()

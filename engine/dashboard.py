@@ -15,7 +15,8 @@ from typing import Any
 
 from engine.config.loader import load_catalog, load_policy_config, load_reward_config
 from engine.features import FeatureEncoder
-from engine.insights.recurring import find_recurring
+from engine.insights import dashboard_insights
+from engine.profile import CustomerProfile
 from engine.loop import DecisionLoop
 from engine.privacy import pseudonymize
 from engine.statements import CsvMapping, read_statement
@@ -49,7 +50,7 @@ class DashboardResult:
     files: list[FileImport]
     offers: list[dict[str, Any]]
     spend_by_category: dict[str, float]
-    recurring: list[dict[str, Any]]
+    insights: list[dict[str, Any]]
     decision_id: str | None
     policy: str
     extras: dict[str, Any] = field(default_factory=dict)
@@ -61,7 +62,7 @@ class DashboardResult:
             "currency": self.currency,
             "files": [vars(item) for item in self.files],
             "offers": self.offers,
-            "insights": {"spend_by_category_90d": self.spend_by_category, "recurring_payments": self.recurring},
+            "insights": {"spend_by_category_90d": self.spend_by_category, "items": self.insights},
             "decision_id": self.decision_id,
             "policy": self.policy,
         }
@@ -176,25 +177,26 @@ def build_dashboard(
         for view in decision.offers
     ]
     spend = _spend_by_category(history, days=90)
-    profile = loop.profiles.get(customer_id)
-    recurring = [
+    profile = loop.profiles.get(customer_id) or CustomerProfile(customer_id)
+    currency = profile.currency or "EUR"
+    # The same insights as `offerloop insights` and the GraphQL API, from the live profile.
+    insights = [
         {
-            "merchant": item.merchant,
-            "cadence": item.cadence,
-            "expected_amount": item.expected_amount,
-            "next_due": item.next_due.isoformat(),
+            "category": item.category,
+            "prediction": item.prediction,
             "confidence": item.confidence,
+            "reason": item.reason,
         }
-        for item in find_recurring(history)
+        for item in dashboard_insights(profile, decision.features, as_of, currency)
     ]
     return DashboardResult(
         customer=customer_id,
         as_of=as_of.isoformat(),
-        currency=(profile.currency if profile and profile.currency else "EUR"),
+        currency=currency,
         files=files,
         offers=offers,
         spend_by_category=spend,
-        recurring=recurring,
+        insights=insights,
         decision_id=decision.record.decision_id,
         policy=policy_config.id,
     )

@@ -66,6 +66,9 @@ class DecisionLoop:
         snapshot_store: where snapshots are published for other processes, if any.
         categorizer: maps a transaction to a category; engine.categorize by default.
         seed: seed of the decision engine's random generator.
+        snapshot_override: a fixed snapshot to decide with instead of the learner's.
+        clock: seconds clock that times snapshot publication; a simulation passes its
+            simulated clock so that runs with one seed are identical.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class DecisionLoop:
         categorizer: Categorizer = default_categorizer,
         seed: int | None = None,
         snapshot_override: PolicySnapshot | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.catalog = catalog
         self.profiles = profiles if profiles is not None else InMemoryProfileStore()
@@ -102,6 +106,7 @@ class DecisionLoop:
             snapshot_config=policy_config.snapshot,
             holder=None if snapshot_override is not None else self.holder,
             store=snapshot_store,
+            **({"clock": clock} if clock is not None else {}),
         )
         self.counters = LoopCounters()
 

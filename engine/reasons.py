@@ -27,7 +27,7 @@ __all__ = ["REASON_TEMPLATES", "Reason", "explain_offer", "describe_feature", "f
 REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
     "spend_30d": ("you spent {money} in the last 30 days", "your spending was a modest {money} in the last 30 days"),
     "income_30d": ("{money} came into your account in the last 30 days", "your income in the last 30 days was low ({money})"),
-    "balance": ("your balance of {money} is higher than most", "your balance is low ({money})"),
+    "balance": ("your balance is {money}", "your balance is low ({money})"),
     "spend_30d_groceries": ("you spent {money} on groceries in the last 30 days", "you spend little on groceries"),
     "spend_30d_dining": ("you spent {money} eating out in the last 30 days", "you rarely eat out"),
     "spend_30d_transport": ("you spent {money} on transport in the last 30 days", "you spend little on transport"),

@@ -114,6 +114,7 @@ def simulate_policy(
         seed=seed,
     )
     oracle = OracleSnapshot(bank) if name == ORACLE else None
+    simulated_seconds = [0.0]
     loop = DecisionLoop(
         catalog=catalog,
         policy_config=config,
@@ -121,6 +122,7 @@ def simulate_policy(
         learner=learner,
         seed=seed,
         snapshot_override=oracle,
+        clock=lambda: simulated_seconds[0],
     )
     per_decision = np.zeros(decisions)
     index_of: dict[str, int] = {}
@@ -132,6 +134,7 @@ def simulate_policy(
     for step in range(decisions):
         arrival = bank.next_arrival()
         now = arrival.ts
+        simulated_seconds[0] = now.timestamp()
         loop.ingest_many(bank.events_until(arrival.customer_id, now))
         if oracle is not None:
             oracle.customer_id = arrival.customer_id

@@ -68,6 +68,7 @@ def test_pseudonymize_account_ignores_spaces_and_case() -> None:
 
 
 def test_sanitize_transaction_drops_free_text_and_keeps_category() -> None:
+    """A person's name never survives; the merchant becomes a keyed pseudonym instead."""
     raw = {
         "type": "transaction",
         "event_id": "t1",
@@ -89,8 +90,26 @@ def test_sanitize_transaction_drops_free_text_and_keeps_category() -> None:
     assert clean["account_id"] == pseudonymize_account("NL91ABNA0417164300", KEY)
     assert clean["category"] == "groceries"
     assert "description" not in clean
-    assert "merchant" not in clean
+    assert clean["merchant"].startswith("merchant-")
+    assert clean["merchant"] == sanitize_event_payload(raw, key=KEY)["merchant"]
     assert "Kowalczyk" not in json.dumps(clean)
+    assert "Marta" not in json.dumps(clean)
+
+
+def test_sanitize_keeps_known_brand_merchant() -> None:
+    raw = {
+        "type": "transaction",
+        "event_id": "t2",
+        "customer_id": "CUST-0042",
+        "ts": TS,
+        "amount": "-12.99",
+        "currency": "EUR",
+        "description": "NETFLIX.COM 14087249160 NL",
+    }
+    clean = sanitize_event_payload(raw, key=KEY)
+    assert clean["merchant"] == "Netflix"
+    assert clean["category"] == "subscriptions"
+    assert "description" not in clean
 
 
 def test_sanitize_transaction_categorises_when_source_has_no_category() -> None:
