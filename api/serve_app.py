@@ -42,6 +42,60 @@ def _error(err: InvalidInputError) -> dict[str, Any]:
     return {"__error__": str(err)}
 
 
+def _initial_snapshot(configs: Any, stores: Any) -> Any:
+    """Return the serving snapshot: an RLlib checkpoint, or the learner's latest state."""
+    from policies.registry import make_snapshot
+
+    if configs.policy.algorithm == "rllib":
+        return make_snapshot(configs.policy)
+    return restore_learner(configs, stores.snapshots)[0].snapshot()
+
+
+def parse_traffic_split(text: str) -> list[tuple[str, float]]:
+    """Parse 'policy=weight,policy=weight' into pairs.
+
+    Raises:
+        InvalidInputError: an entry is not ``name=weight`` with a non-negative number.
+    """
+    pairs = []
+    for entry in text.split(","):
+        name, separator, weight = entry.strip().partition("=")
+        try:
+            value = float(weight)
+        except ValueError:
+            value = -1.0
+        if not separator or not name or value < 0:
+            raise InvalidInputError(
+                f"OFFERLOOP_TRAFFIC_SPLIT entry {entry.strip()!r} is invalid; write policy=weight pairs "
+                "separated by commas, for example 'lints=0.9,ppo=0.1'"
+            )
+        pairs.append((name.strip(), value))
+    return pairs
+
+
+def build_routing(settings: ServiceSettings, configs: Any, serving: Any) -> tuple[Any, Any]:
+    """Build the shadow snapshot and the traffic split named in ``settings`` (None when unset)."""
+    from engine.config.loader import load_policy_config
+    from engine.features import FeatureEncoder
+    from policies.offer_features import offer_feature_vector
+    from policies.registry import make_snapshot
+    from policies.routing import TrafficSplit
+
+    features = {offer.id: offer_feature_vector(offer) for offer in configs.catalog.offers}
+
+    def snapshot_of(name: str) -> Any:
+        config = load_policy_config(name)
+        if config.id == configs.policy.id:
+            return serving
+        return make_snapshot(config, dim=FeatureEncoder.from_names(config.features).dim, offer_features=features)
+
+    shadow = snapshot_of(settings.shadow_policy) if settings.shadow_policy else None
+    split = None
+    if settings.traffic_split:
+        split = TrafficSplit([(weight, snapshot_of(name)) for name, weight in parse_traffic_split(settings.traffic_split)])
+    return shadow, split
+
+
 class PolicyReplica:
     """One replica of the policy deployment."""
 
@@ -69,7 +123,8 @@ class PolicyReplica:
 
             initial = load_snapshot(latest[1])
         else:
-            initial = restore_learner(configs, stores.snapshots)[0].snapshot()
+            initial = _initial_snapshot(configs, stores)
+        shadow, split = build_routing(self.settings, configs, initial)
         self.service = DashboardService(
             catalog=configs.catalog,
             policy_config=configs.policy,
@@ -82,6 +137,8 @@ class PolicyReplica:
             currency=self.settings.default_currency,
             consent=consent,
             audit=audit,
+            shadow=shadow,
+            split=split,
         )
         self.service.start_refresher(self.settings.snapshot_poll_s)
 

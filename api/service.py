@@ -37,6 +37,7 @@ from engine.profile_store import ProfileStore
 from engine.snapshot_store import SnapshotHolder, SnapshotStore
 from policies.base import PolicySnapshot
 from policies.registry import load_snapshot
+from policies.routing import TrafficSplit
 
 __all__ = ["DecisionNotFoundError", "ServiceCounters", "DashboardService", "audit_view"]
 
@@ -59,6 +60,8 @@ class ServiceCounters:
     service_only: int = 0
     consent_changes: int = 0
     erasures: int = 0
+    shadow_decisions: int = 0
+    shadow_failures: int = 0
 
 
 def _check_user_id(user_id: str) -> None:
@@ -81,6 +84,12 @@ class DashboardService:
             granted by default when None.
         audit: audit record store; in memory with 400 days' retention when None.
         extra_erasers: caches keyed by customer id that erasure must also clear.
+        shadow: a policy that decides on every request without being shown; its
+            decision record goes to the decisions topic with the header ``shadow=1``
+            and is never joined to feedback.
+        split: routes each customer to one of several policies by a stable hash of the
+            pseudonymised id; the arm whose policy id is the serving policy's follows
+            the hot-swapped snapshot.
     """
 
     def __init__(
@@ -99,7 +108,11 @@ class DashboardService:
         consent: ConsentRegistry | None = None,
         audit: AuditStore | None = None,
         extra_erasers: tuple[CustomerEraser, ...] = (),
+        shadow: PolicySnapshot | None = None,
+        split: TrafficSplit | None = None,
     ) -> None:
+        self.shadow = shadow
+        self.split = split
         self.catalog = catalog
         self.policy_config = policy_config
         self.reward_config = reward_config
@@ -158,6 +171,47 @@ class DashboardService:
         """Stop the refresher thread."""
         self._stop.set()
 
+    # ------------------------------------------------------ routing and shadow
+    def _route(self, customer_id: str) -> PolicySnapshot | None:
+        """Return the traffic split's snapshot for the customer, or None for the serving one."""
+        if self.split is None:
+            return None
+        snapshot = self.split.route(customer_id)
+        if snapshot.policy_id == self.holder.current.policy_id:
+            return None
+        return snapshot
+
+    def _decide_shadow(
+        self,
+        profile: Any,
+        customer_id: str,
+        now: datetime,
+        channel: str,
+        marketing: bool,
+        serving_decision_id: str,
+    ) -> None:
+        assert self.shadow is not None
+        try:
+            with self._engine_lock:
+                shadow = self.engine.decide(
+                    profile,
+                    customer_id=customer_id,
+                    now=now,
+                    channel=channel,
+                    marketing=marketing,
+                    snapshot=self.shadow,
+                    decision_id=f"{serving_decision_id}-shadow",
+                )
+        except Exception as err:  # noqa: BLE001 - a failing shadow must never fail the dashboard.
+            self.counters.shadow_failures += 1
+            logger.warning("shadow decision failed (policy %s): %r", self.shadow.policy_id, err)
+            return
+        self.counters.shadow_decisions += 1
+        if self.bus is not None:
+            self.bus.publish(
+                TOPIC_DECISIONS, event_to_json(shadow.record), key=customer_id.encode(), headers=[("shadow", b"1")]
+            )
+
     # -------------------------------------------------------------- dashboard
     def dashboard(self, user_id: str, channel: str = "mobile", *, now: datetime | None = None) -> dict[str, Any]:
         """Decide the dashboard of one customer.
@@ -183,6 +237,8 @@ class DashboardService:
             self.counters.non_personalised += 1
         if not consent.marketing:
             self.counters.service_only += 1
+        routed = self._route(customer_id)
+        shadow_profile = profile.copy() if self.shadow is not None and profile is not None else None
         with self._engine_lock:
             decision = self.engine.decide(
                 profile,
@@ -191,8 +247,11 @@ class DashboardService:
                 channel=channel,
                 marketing=consent.marketing,
                 personalised=consent.personalisation,
+                snapshot=routed,
             )
         record = decision.record
+        if self.shadow is not None and consent.personalisation:
+            self._decide_shadow(shadow_profile, customer_id, now, channel, consent.marketing, record.decision_id)
         expires_at = now.timestamp() + self.reward_config.max_window.total_seconds()
         self.decisions.put(PendingDecision(record=record, expires_at=expires_at), retention_s=self._retention_s)
         self.audit.put(record)

@@ -93,6 +93,7 @@ class DecisionEngine:
         self.encoder = FeatureEncoder.from_names(policy_config.features)
         self.rng = np.random.default_rng(seed if seed is not None else policy_config.seed)
         self._multiplier = {offer.id: self._offer_multiplier(offer) for offer in catalog.offers}
+        self._categories = {offer.id: offer.category for offer in catalog.offers}
         # A static ranking has no reward model, so it always ranks by business value and levers.
         self._static_multiplier = {
             offer.id: self._offer_multiplier(offer) * (offer.business_value if reward_config.business_value_weighting else 1.0)
@@ -128,6 +129,7 @@ class DecisionEngine:
         decision_id: str | None = None,
         marketing: bool = True,
         personalised: bool = True,
+        snapshot: PolicySnapshot | None = None,
     ) -> Decision:
         """Decide the slate for one customer.
 
@@ -143,6 +145,9 @@ class DecisionEngine:
             marketing: the customer's marketing consent; False keeps service offers only.
             personalised: the customer's personalisation consent; False ranks with the
                 static non-personalised snapshot from a zero context.
+            snapshot: decide with this snapshot instead of the current one (traffic
+                splits and shadow policies). A snapshot with a ``context_from_profile``
+                method (an RLlib policy) builds its own context from the profile.
         """
         ensure_aware(now)
         if profile is None:
@@ -153,7 +158,10 @@ class DecisionEngine:
         features = compute_features(profile, now)
         eligibility = self.compiled.filter(features, profile.offers, now)
         k = slate_size if slate_size is not None else self.slate_size(channel)
-        snapshot = self.snapshots.current if personalised else self.non_personalised
+        if not personalised:
+            snapshot = self.non_personalised
+        elif snapshot is None:
+            snapshot = self.snapshots.current
 
         eligible = list(eligibility.eligible)
         ineligible = dict(eligibility.ineligible)
@@ -165,9 +173,13 @@ class DecisionEngine:
         mandatory = [offer for offer in eligible if offer.mandatory][:k]
         candidates = [offer for offer in eligible if not offer.mandatory]
         names = self.encoder.names
-        if personalised:
-            context = self.encoder.encode(features)
+        build_context = getattr(snapshot, "context_from_profile", None)
+        if personalised and build_context is not None:
+            context = build_context(profile, now, categories=self._categories)
             reason_features: Mapping[str, float] = features
+        elif personalised:
+            context = self.encoder.encode(features)
+            reason_features = features
         else:
             # The zero context with its bias: the ranking cannot depend on the customer.
             context = np.zeros(self.encoder.dim)

@@ -50,6 +50,14 @@ class ServiceSettings(BaseSettings):
     redis_key_prefix: str = Field(default="ol:", description="Prefix of every Redis key the service writes.")
     consumer_group_prefix: str = Field(default="offerloop", description="Prefix of Kafka consumer group ids.")
     default_currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    shadow_policy: str | None = Field(
+        default=None,
+        description="Policy name or YAML path that decides on every request without being shown (shadow mode).",
+    )
+    traffic_split: str | None = Field(
+        default=None,
+        description="Policies and weights, e.g. 'lints=0.9,ppo=0.1'; customers are routed by a stable hash.",
+    )
     high_throughput: bool = Field(
         default=True,
         description="Start Ray with Serve's throughput-optimised mode (HAProxy in front of replicas).",

@@ -44,14 +44,18 @@ class StreamProcessors:
         self.configs = configs
         self.stores = stores
         self.bus = bus
-        learner, applied = restore_learner(configs, stores.snapshots)
-        self.learner = OnlineLearner(
-            learner,
-            FeatureEncoder.from_names(configs.policy.features),
-            snapshot_config=configs.policy.snapshot,
-            store=stores.snapshots,
-        )
-        self.learner.applied_ids.update(applied)
+        # A policy trained offline (algorithm rllib) has no online learner: profiles and the
+        # reward join still run, and its rewards stay on the rewards topic for training.
+        self.learner: OnlineLearner | None = None
+        if configs.policy.algorithm != "rllib":
+            learner, applied = restore_learner(configs, stores.snapshots)
+            self.learner = OnlineLearner(
+                learner,
+                FeatureEncoder.from_names(configs.policy.features),
+                snapshot_config=configs.policy.snapshot,
+                store=stores.snapshots,
+            )
+            self.learner.applied_ids.update(applied)
         self.joiner = RewardJoiner(
             configs.rewards, stores.decisions, {offer.id: offer.business_value for offer in configs.catalog.offers}
         )
@@ -64,15 +68,19 @@ class StreamProcessors:
             dropped_customers=consent.is_erased if consent is not None else None,
         )
         self.feedback_worker = FeedbackWorker(bus, self.joiner, stores.profiles, group_id=f"{group_prefix}-feedback")
-        self.learner_worker = LearnerWorker(
-            bus, self.learner, checkpoint_name=checkpoint_name(configs.policy.id), group_id=f"{group_prefix}-learner"
+        self.learner_worker = (
+            LearnerWorker(
+                bus, self.learner, checkpoint_name=checkpoint_name(configs.policy.id), group_id=f"{group_prefix}-learner"
+            )
+            if self.learner is not None
+            else None
         )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def publish_initial_snapshot(self) -> None:
         """Publish the learner's current parameters so replicas have a snapshot to load."""
-        if self.stores.snapshots.latest_version(self.configs.policy.id) is None:
+        if self.learner is not None and self.stores.snapshots.latest_version(self.configs.policy.id) is None:
             self.learner.publish()
 
     def start(self) -> None:
@@ -81,7 +89,7 @@ class StreamProcessors:
         One thread per consumer, because a kafka-python consumer makes progress on a group
         join only while it is being polled; sharing a thread stalled joins.
         """
-        for worker in (self.profile_worker, self.feedback_worker, self.learner_worker):
+        for worker in self._workers():
             thread = threading.Thread(target=run_workers, args=([worker], self._stop), name=worker.name, daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -92,19 +100,29 @@ class StreamProcessors:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout_s)
-        for worker in (self.profile_worker, self.feedback_worker, self.learner_worker):
+        for worker in self._workers():
             worker.close()
         logger.info("stream workers stopped")
 
+    def _workers(self) -> list[Any]:
+        workers: list[Any] = [self.profile_worker, self.feedback_worker]
+        if self.learner_worker is not None:
+            workers.append(self.learner_worker)
+        return workers
+
     def stats(self) -> dict[str, Any]:
         """Return counters for metrics."""
-        rewards_by_offer: dict[str, tuple[int, float]] = dict(self.learner.rewards_by_offer)
+        rewards_by_offer: dict[str, tuple[int, float]] = dict(self.learner.rewards_by_offer) if self.learner else {}
         return {
             "join": self.joiner.stats_dict(),
             "rewards_by_offer": rewards_by_offer,
             "workers": {
                 worker.name: vars(worker.stats).copy()
-                for worker in (self.profile_worker, self.feedback_worker, self.learner_worker)
+                for worker in self._workers()
             },
-            "learner": {"applied": self.learner.stats.applied, "published": self.learner.stats.published},
+            "learner": (
+                {"applied": self.learner.stats.applied, "published": self.learner.stats.published}
+                if self.learner is not None
+                else {}
+            ),
         }

@@ -163,6 +163,19 @@ class RLlibSnapshot(SnapshotBase):
         logger.info("rllib_snapshot_loaded", extra={"policy": config.id, "algo": snapshot.algo, "dim": snapshot.dim})
         return snapshot
 
+    def context_from_profile(self, profile: Any, now: Any, *, categories: Mapping[str, str]) -> np.ndarray:
+        """Build this policy's context (the journey observation) from a live profile.
+
+        The decision engine calls this instead of its own feature encoder, because the
+        policy was trained on the journey environment's observation layout. ``profile``
+        may be mutated (its clock advances to ``now``).
+        """
+        from engine.features import FeatureEncoder
+        from envs.journey import journey_context
+
+        encoder = FeatureEncoder.from_names(self.feature_names)
+        return journey_context(profile, now, encoder=encoder, categories=categories)
+
     @property
     def dim(self) -> int:
         """Context length: history features, profile features and the bias."""
