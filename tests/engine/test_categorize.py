@@ -111,14 +111,17 @@ def test_sign_decides_the_side() -> None:
 
 def test_mcc_maps_through_the_iso_18245_table() -> None:
     table = load_mcc_table()
-    assert len(table) > 900 and "Grocery" in table["5411"]
+    assert len(table) > 900
+    assert "Grocery" in table["5411"]
     assert mcc_category("5411") == "groceries"
     assert mcc_category("5812") == "dining"
     assert mcc_category("3005") == "travel"  # airline range
     assert mcc_category("6011") == "cash"
     assert mcc_category("5912") == "health"
     assert mcc_category("742") is None or mcc_category("742") in SPEND_CATEGORIES  # zero-padded 0742
-    assert mcc_category("0000") is None and mcc_category("abc") is None and mcc_category(None) is None
+    assert mcc_category("0000") is None
+    assert mcc_category("abc") is None
+    assert mcc_category(None) is None
     assert categorize("UNKNOWN MERCHANT 123", mcc="5411", amount=Decimal("-3")) == "groceries"
     # A brand beats the MCC, the MCC beats generic words.
     assert categorize("NETFLIX", mcc="5999", amount=Decimal("-8")) == "subscriptions"
@@ -151,8 +154,10 @@ def test_normalize_merchant(description: str, expected: str) -> None:
 
 
 def test_rules_load_once_and_locate_the_repo_config() -> None:
-    assert CONFIG_DIR.name == "configs" and (CONFIG_DIR / "categories.yaml").is_file()
-    assert (DATA_DIR / "mcc_codes.csv").is_file() and (DATA_DIR / "mcc_codes.LICENSE").is_file()
+    assert CONFIG_DIR.name == "configs"
+    assert (CONFIG_DIR / "categories.yaml").is_file()
+    assert (DATA_DIR / "mcc_codes.csv").is_file()
+    assert (DATA_DIR / "mcc_codes.LICENSE").is_file()
     assert load_category_rules() is load_category_rules()
 
 

@@ -111,7 +111,8 @@ def test_decimal_comma_csv_signs_and_amounts() -> None:
     ]
     assert {e.currency for e in bunq.transactions} == {"EUR"}
     netflix = bunq.transactions[-1]
-    assert netflix.merchant == "Netflix" and netflix.category == "subscriptions"
+    assert netflix.merchant == "Netflix"
+    assert netflix.category == "subscriptions"
     assert netflix.ts == datetime(2018, 12, 17, 12, 0, tzinfo=timezone.utc)
 
     outbank = _imp("csv/csv2ofx-outbank.csv")  # ';'-separated, decimal comma, currency column
@@ -148,7 +149,8 @@ def test_card_export_with_cr_column_and_pending_rows() -> None:
     rows = _by_line(card)
     assert rows[5].amount == Decimal("-1183.23")  # "£1,183.23" purchase leaves the account
     assert rows[14].amount == Decimal("1100.00")  # "+ £1,100.00",CR
-    assert rows[12].category == "subscriptions" and rows[12].merchant == "Spotify"
+    assert rows[12].category == "subscriptions"
+    assert rows[12].merchant == "Spotify"
     assert {e.currency for e in card.transactions} == {"GBP"}
 
 
@@ -163,16 +165,19 @@ def test_indicator_column_and_day_first_dates() -> None:
     ing = _imp("csv/csv2ofx-ingesp.csv")
     assert ing.transactions[3].ts.date().isoformat() == "2022-12-23"
     assert ing.transactions[3].category == "salary"
-    assert ing.transactions[6].amount == Decimal("-1000.00") and ing.transactions[6].category == "cash"
+    assert ing.transactions[6].amount == Decimal("-1000.00")
+    assert ing.transactions[6].category == "cash"
 
 
 def test_ofx_values_and_balances() -> None:
     medium = _imp("ofx/bank_medium.ofx")
     first = medium.transactions[0]
-    assert first.amount == Decimal("-6.60") and first.currency == "CAD"
+    assert first.amount == Decimal("-6.60")
+    assert first.currency == "CAD"
     # 20090401122017.000[-5:EST] is 17:20:17 UTC
     assert first.ts == datetime(2009, 4, 1, 17, 20, 17, tzinfo=timezone.utc)
-    assert first.merchant == "Mcdonald's" and first.category == "dining"
+    assert first.merchant == "Mcdonald's"
+    assert first.category == "dining"
     assert [b.balance for b in medium.balances] == [Decimal("382.34")]  # LEDGERBAL, not AVAILBAL
 
     suncorp = _imp("ofx/suncorp.ofx")
@@ -203,9 +208,12 @@ def test_camt053_values_and_closing_balance() -> None:
 def test_mt940_values_balances_and_multiple_statements() -> None:
     cmxl = _imp("mt940/cmxl-mt940.sta")
     rows = _by_line(cmxl)
-    assert rows[7].amount == Decimal("-620.3") and rows[7].currency == "DEM"
-    assert rows[36].amount == Decimal("-800") and rows[36].category == "rent"  # Miete November
-    assert rows[38].amount == Decimal("3000") and rows[38].category == "salary"  # Gehalt Oktober
+    assert rows[7].amount == Decimal("-620.3")
+    assert rows[7].currency == "DEM"
+    assert rows[36].amount == Decimal("-800")
+    assert rows[36].category == "rent"  # Miete November
+    assert rows[38].amount == Decimal("3000")
+    assert rows[38].category == "salary"  # Gehalt Oktober
     assert len({e.account_id for e in cmxl.transactions}) == 3  # three statements, three accounts
     assert [b.balance for b in cmxl.balances] == [Decimal("84437.04"), Decimal("4387.95"), Decimal("50040.00")]
 
@@ -216,7 +224,9 @@ def test_mt940_values_balances_and_multiple_statements() -> None:
 
     abn = _imp("mt940/jejik-abnamro.sta")
     mcd = _by_line(abn)[16]
-    assert mcd.amount == Decimal("-11.8") and mcd.merchant == "Mc Donalds A44" and mcd.category == "dining"
+    assert mcd.amount == Decimal("-11.8")
+    assert mcd.merchant == "Mc Donalds A44"
+    assert mcd.category == "dining"
     assert mcd.ts == datetime(2011, 5, 22, 12, 0, tzinfo=timezone.utc)
 
 
@@ -224,7 +234,8 @@ def test_mt940_balance_without_currency_is_skipped() -> None:
     # The raphaelm fixture states closing balances without a currency code.
     result = _imp("mt940/self-provided-raphaelm.sta")
     assert result.balances == []
-    assert result.source_count == 9 and len(result.transactions) == 9
+    assert result.source_count == 9
+    assert len(result.transactions) == 9
 
 
 # --- privacy -----------------------------------------------------------------------------
@@ -303,10 +314,13 @@ def test_malformed_mt940_line_is_reported(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     result = read_statement(path, customer_id="c")
-    assert result.format == "mt940" and result.source_count == 3
+    assert result.format == "mt940"
+    assert result.source_count == 3
     assert [e.amount for e in result.transactions] == [Decimal("-10.00"), Decimal("5.50")]
     assert result.transaction_lines == [5, 9]
-    assert len(result.errors) == 1 and result.errors[0].line == 7 and ":61:" in result.errors[0].reason
+    assert len(result.errors) == 1
+    assert result.errors[0].line == 7
+    assert ":61:" in result.errors[0].reason
     assert result.transactions[1].category == "salary"
     assert "NL00BANK0123456789" not in json.dumps([e.model_dump(mode="json") for e in result.transactions])
 
