@@ -245,13 +245,11 @@ class DecisionEngine:
                 shown.append(item)
                 views.append(ShownOfferView(offer, item))
             slate_propensity = float(choice.slate_propensity)
+            scores = choice.scores.tolist()
+            values = (choice.scores * multipliers).tolist()
+            probabilities = choice.first_position_dist.tolist()
             candidate_scores = tuple(
-                CandidateScore.model_construct(
-                    offer_id=offer_id,
-                    score=float(choice.scores[i]),
-                    value=float(choice.scores[i] * multipliers[i]),
-                    probability=float(choice.first_position_dist[i]),
-                )
+                CandidateScore(offer_id, scores[i], values[i], probabilities[i])
                 for i, offer_id in enumerate(offer_ids)
             )
 

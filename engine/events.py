@@ -10,6 +10,7 @@ arriving.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import uuid
 from datetime import datetime
 from decimal import Decimal
@@ -150,15 +151,24 @@ Event = Annotated[
 ]
 
 
-class CandidateScore(BaseModel):
-    """One eligible offer that the policy scored for a decision."""
+@dataclass(frozen=True, slots=True)
+class CandidateScore:
+    """One eligible offer that the policy scored for a decision.
 
-    model_config = ConfigDict(frozen=True)
+    A plain dataclass rather than a pydantic model, because a decision builds one per
+    candidate on the request path; pydantic still validates it inside DecisionRecord.
+
+    Attributes:
+        offer_id: the candidate offer.
+        score: expected reward predicted by the policy.
+        value: arbitration value, the score times business value and levers.
+        probability: probability of being placed first.
+    """
 
     offer_id: str
-    score: float = Field(description="Expected reward predicted by the policy.")
-    value: float = Field(description="Arbitration value: score times business value and levers.")
-    probability: float = Field(ge=0.0, le=1.0, description="Probability of being placed first.")
+    score: float
+    value: float
+    probability: Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class ShownOffer(BaseModel):

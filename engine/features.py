@@ -171,12 +171,18 @@ def _income_pattern(history: Sequence[Sequence[float]]) -> tuple[float, float]:
     if not gaps:
         return 0.0, 0.0
     cadence = float(statistics.median(gaps))
-    amounts = [entry[1] for entry in history]
+    amounts = [float(entry[1]) for entry in history]
     mean_amount = statistics.fmean(amounts)
-    amount_cv = statistics.pstdev(amounts) / mean_amount if mean_amount > 0 else 1.0
-    gap_cv = statistics.pstdev(gaps) / cadence if cadence > 0 and len(gaps) > 1 else 0.5
+    amount_cv = _population_std(amounts) / mean_amount if mean_amount > 0 else 1.0
+    gap_cv = _population_std([float(gap) for gap in gaps]) / cadence if cadence > 0 and len(gaps) > 1 else 0.5
     stability = max(0.0, min(1.0, 1.0 - amount_cv - gap_cv))
     return cadence, stability
+
+
+def _population_std(values: Sequence[float]) -> float:
+    # statistics.pstdev is exact but works in fractions, about 40 us for six values.
+    mean = sum(values) / len(values)
+    return math.sqrt(sum((value - mean) ** 2 for value in values) / len(values))
 
 
 @dataclass(frozen=True)

@@ -139,9 +139,5 @@ def feature_contributions(feature_names: Sequence[str], lifts: np.ndarray | None
     """
     if lifts is None:
         return {}
-    contributions = {}
-    for name, lift in zip(feature_names, lifts[: len(feature_names)]):
-        value = round(float(lift), _CONTRIBUTION_DECIMALS)
-        if value != 0.0:
-            contributions[name] = value
-    return contributions
+    rounded = np.round(np.asarray(lifts[: len(feature_names)], dtype=float), _CONTRIBUTION_DECIMALS).tolist()
+    return {name: value for name, value in zip(feature_names, rounded) if value != 0.0}
