@@ -44,7 +44,7 @@ class RowError:
 
 @dataclass(frozen=True)
 class StatementImport:
-    """What one statement file yielded.
+    """Transactions, balances and row errors read from one statement file.
 
     ``source_count`` is the number of transaction entries the file itself contains
     (STMTTRN elements, Ntry elements, :61: lines, CSV data rows), counted apart from
@@ -112,7 +112,7 @@ def to_utc(value: datetime) -> datetime:
 
 
 def at_noon_utc(day: date) -> datetime:
-    """A statement date without a time of day: 12:00 UTC on that date."""
+    """Return 12:00 UTC on ``day``, the timestamp of a statement date without a time of day."""
     return datetime.combine(day, time(12, 0), tzinfo=timezone.utc)
 
 
@@ -309,7 +309,7 @@ def build_import(
 
 
 def _source_category(value: str | None, amount: Decimal) -> str | None:
-    """The file's own category when it names one of offerloop's categories for this sign."""
+    """Return the file's own category when it names one of offerloop's categories for this sign."""
     if not value:
         return None
     name = value.strip().lower().replace(" ", "_")

@@ -92,7 +92,7 @@ class CsvMapping(BaseModel):
         return self
 
     def columns(self) -> list[Column]:
-        """Every column this mapping reads."""
+        """Return every column this mapping reads."""
         fields = (
             self.date_column,
             self.amount_column,
@@ -144,7 +144,7 @@ def _read_yaml(path: Path) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def load_csv_mappings(path: str | Path | None = None) -> dict[str, CsvMapping]:
-    """The named mappings of ``configs/statements/csv_mappings.yaml`` (or ``path``)."""
+    """Load the named mappings of ``configs/statements/csv_mappings.yaml`` (or ``path``)."""
     target = Path(path) if path is not None else MAPPINGS_PATH
     return _parse_mappings(_read_yaml(target), str(target))
 
