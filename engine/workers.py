@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from engine.bus import TOPIC_CUSTOMER_EVENTS, TOPIC_FEEDBACK, TOPIC_REWARDS, BusConsumer, EventBus
+from engine.bus import TOPIC_CUSTOMER_EVENTS, TOPIC_FEEDBACK, TOPIC_REWARDS, BusConsumer, BusMessage, EventBus
 from engine.consent import ConsentRegistry
 from engine.deadletter import dead_letter
 from engine.errors import EventValidationError, InvalidInputError
@@ -74,6 +74,31 @@ class _Worker:
         self.consumer.close()
         self.consumer = self.bus.consumer([self.topic], group_id=self.group_id)
 
+    def _read_event(self, message: BusMessage, *, feedback: bool) -> Any | None:
+        """Validate one message; dead-letter it and return None when it is invalid or on the wrong topic.
+
+        Tombstones (erasure markers) are counted and skipped. ``feedback`` says whether
+        this worker reads the offer-feedback topic (else customer events).
+        """
+        if message.tombstone:
+            self.stats.tombstones += 1
+            return None
+        try:
+            event = parse_event(message.value)
+        except EventValidationError as err:
+            dead_letter(self.bus, message, str(err), worker=self.name)
+            self.stats.dead_lettered += 1
+            return None
+        if feedback and not isinstance(event, OfferFeedbackEvent):
+            reason = f"expected offer_feedback, got {event.type}"
+        elif not feedback and isinstance(event, OfferFeedbackEvent):
+            reason = "offer feedback belongs on the offer-feedback topic"
+        else:
+            return event
+        dead_letter(self.bus, message, reason, worker=self.name)
+        self.stats.dead_lettered += 1
+        return None
+
     def _commit(self) -> None:
         self.bus.flush()
         self.consumer.commit()
@@ -119,18 +144,8 @@ class ProfileWorker(_Worker):
         messages = self.consumer.poll(max_records=max_records, timeout_s=timeout_s)
         for message in messages:
             self.stats.messages += 1
-            if message.tombstone:
-                self.stats.tombstones += 1
-                continue
-            try:
-                event = parse_event(message.value)
-            except EventValidationError as err:
-                dead_letter(self.bus, message, str(err), worker=self.name)
-                self.stats.dead_lettered += 1
-                continue
-            if isinstance(event, OfferFeedbackEvent):
-                dead_letter(self.bus, message, "offer feedback belongs on the offer-feedback topic", worker=self.name)
-                self.stats.dead_lettered += 1
+            event = self._read_event(message, feedback=False)
+            if event is None:
                 continue
             if self.dropped_customers is not None and self.dropped_customers(event.customer_id):
                 self.stats.dropped += 1
@@ -197,18 +212,8 @@ class FeedbackWorker(_Worker):
         messages = self.consumer.poll(max_records=max_records, timeout_s=timeout_s)
         for message in messages:
             self.stats.messages += 1
-            if message.tombstone:
-                self.stats.tombstones += 1
-                continue
-            try:
-                event = parse_event(message.value)
-            except EventValidationError as err:
-                dead_letter(self.bus, message, str(err), worker=self.name)
-                self.stats.dead_lettered += 1
-                continue
-            if not isinstance(event, OfferFeedbackEvent):
-                dead_letter(self.bus, message, f"expected offer_feedback, got {event.type}", worker=self.name)
-                self.stats.dead_lettered += 1
+            event = self._read_event(message, feedback=True)
+            if event is None:
                 continue
             outcome = self.joiner.on_feedback(event)
             if outcome.status in ("joined", "late", "after_settled"):
