@@ -2,7 +2,7 @@
 
 Request latency is measured in the ingress process. Counters that live in other
 processes (policy replicas, stream workers, the learner) are collected on each scrape
-through :class:`StatsCollector`, which asks the service client for their current values.
+through :class:`StatsCollector`, which requests their current values from the service client.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ class Channel(graphene.Enum):
 
 
 class FeedbackType(graphene.Enum):
-    """What the customer did with an offer."""
+    """Customer action on an offer."""
 
     impression = "impression"
     click = "click"
@@ -61,7 +61,7 @@ class Insight(graphene.ObjectType):
 
 
 class Dashboard(graphene.ObjectType):
-    """What the app shows a customer now."""
+    """Offers and insights the app shows a customer now."""
 
     decision_id = graphene.ID(required=True, name="decisionId")
     policy_id = graphene.String(required=True, name="policyId")

@@ -109,7 +109,8 @@ class DecisionEngine:
     def _offer_multiplier(self, offer: OfferSpec) -> float:
         levers = self.policy_config.levers
         factor = levers.category.get(offer.category, 1.0) * levers.offer.get(offer.id, 1.0)
-        # Business value enters exactly once: in the reward when weighting is on, else here.
+        # Business value enters once for learning policies: in the reward when weighting is
+        # on, else here. Static ranking always multiplies by it (see _static_multiplier).
         if not self.reward_config.business_value_weighting:
             factor *= offer.business_value
         return factor

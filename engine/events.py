@@ -123,7 +123,7 @@ class BalanceSnapshotEvent(_EventBase):
 
 
 class OfferFeedbackEvent(_EventBase):
-    """How the customer responded to one offer of one decision."""
+    """Customer response to one offer of one decision."""
 
     type: Literal["offer_feedback"] = "offer_feedback"
     decision_id: Identifier

@@ -112,9 +112,13 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
     weekend_per_day = (weekday[5] + weekday[6]) / 2.0
     weekday_per_day = sum(weekday[:5]) / 5.0
     features["weekend_spend_ratio"] = _ratio(weekend_per_day, weekday_per_day, default=1.0, cap=10.0)
-    features["savings_rate_30d"] = (
-        max(-1.0, min(1.0, (income_30d - spend_30d) / income_30d)) if income_30d > 0 else (-1.0 if spend_30d > 0 else 0.0)
-    )
+    if income_30d > 0:
+        savings_rate = max(-1.0, min(1.0, (income_30d - spend_30d) / income_30d))
+    elif spend_30d > 0:
+        savings_rate = -1.0  # spending with no income: the lowest rate
+    else:
+        savings_rate = 0.0
+    features["savings_rate_30d"] = savings_rate
     card_and_loan_spend = max(w90["s"], 0.0)
     features["repayment_velocity"] = _ratio(max(w90["r"], 0.0), card_and_loan_spend, default=0.0, cap=1.0)
     if profile.credit_limit and profile.balance is not None:

@@ -66,7 +66,7 @@ def _empty_window() -> dict[str, Any]:
 
 @dataclass
 class ApplyResult:
-    """What applying one event did to the profile."""
+    """Result of applying one event to the profile."""
 
     applied: bool
     reason: str = "applied"

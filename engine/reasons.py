@@ -105,8 +105,8 @@ def explain_offer(
         lifts: shape ``(len(feature_names),)`` or longer (a trailing bias entry is
             ignored); each feature's contribution to this offer's score relative to an
             average customer. None when the policy has no such decomposition.
-        deviations: same shape; the sign says whether the customer is above (+) or
-            below (-) the average on that feature.
+        deviations: same shape; a positive entry means the customer is above the
+            average on that feature, a negative one below it.
         rule_features: features the offer's eligibility rule reads, used as a fallback.
         currency: currency for money amounts.
     """

@@ -86,7 +86,7 @@ class JoinStats:
 
 @dataclass(frozen=True)
 class JoinOutcome:
-    """What one feedback event did, and the rewards it settled (zero or one)."""
+    """Outcome of one feedback event: its join status and the rewards it settled (zero or one)."""
 
     status: JoinStatus
     rewards: tuple[Reward, ...] = field(default_factory=tuple)

@@ -18,7 +18,7 @@ __all__ = ["ServiceSettings", "get_settings"]
 
 
 class ServiceSettings(BaseSettings):
-    """Where the service's infrastructure is and how it is sized."""
+    """Addresses of the service's infrastructure and the sizes of its deployments."""
 
     model_config = SettingsConfigDict(env_prefix="OFFERLOOP_", extra="ignore", populate_by_name=True)
 

@@ -1,8 +1,8 @@
 """Run the whole decision loop against the synthetic bank and compare policies.
 
 Every policy runs on its own copy of the same seeded bank, so all policies see the same
-customers, arrivals and transaction streams; only what they show, and so what customers
-answer, differs. The oracle knows the bank's true expected rewards and is the ceiling.
+customers, arrivals and transaction streams; only what they show, and so how customers
+respond, differs. The oracle knows the bank's true expected rewards and is the ceiling.
 """
 
 from __future__ import annotations

@@ -331,8 +331,10 @@ def test_malformed_ofx_transaction_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "broken.ofx"
     path.write_text(broken, encoding="latin-1")
     result = read_statement(path, customer_id="c")
-    assert result.source_count == 3 and len(result.transactions) == 2
-    assert result.errors[0].line == 54 and "twelve" in result.errors[0].reason
+    assert result.source_count == 3
+    assert len(result.transactions) == 2
+    assert result.errors[0].line == 54
+    assert "twelve" in result.errors[0].reason
     assert result.transaction_lines == [46, 62]
 
 
@@ -342,7 +344,8 @@ def test_malformed_camt_entry_is_reported(tmp_path: Path) -> None:
     path = tmp_path / "broken.xml"
     path.write_text(broken, encoding="utf-8")
     result = read_statement(path, customer_id="c")
-    assert result.source_count == 2 and len(result.transactions) == 1
+    assert result.source_count == 2
+    assert len(result.transactions) == 1
     assert result.errors == [RowError(146, "Ntry amount '5OO' is not a number")]
 
 
@@ -394,7 +397,8 @@ def test_unknown_header_names_the_header_and_the_fix(tmp_path: Path) -> None:
     with pytest.raises(StatementError) as info:
         read_statement(path, customer_id="c")
     message = str(info.value)
-    assert "'Buchungstag'" in message and "'Verwendungszweck'" in message
+    assert "'Buchungstag'" in message
+    assert "'Verwendungszweck'" in message
     assert "csv_mapping" in message
     assert isinstance(info.value, InvalidInputError)
 
@@ -523,7 +527,8 @@ def test_headerless_csv_with_index_columns_and_dayfirst(tmp_path: Path) -> None:
         default_currency="EUR",
     )
     result = read_statement(path, customer_id="c", csv_mapping=mapping)
-    assert result.source_count == 2 and not result.errors
+    assert result.source_count == 2
+    assert not result.errors
     first, second = result.transactions
     assert first.ts == datetime(2024, 4, 3, 12, 0, tzinfo=timezone.utc)  # 3 April, noon UTC
     assert second.ts == datetime(2024, 4, 4, 8, 15, tzinfo=timezone.utc)  # a time of day is kept
