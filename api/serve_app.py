@@ -1,15 +1,19 @@
-"""The Ray Serve application: policy replicas, stream workers and the GraphQL ingress.
+"""The Ray Serve application: the policy, the stream workers and the GraphQL ingress.
 
-Deployments:
+Deployments, by ``policy_placement``:
 
-* ``Policy``: decides dashboards and accepts feedback. Each replica polls the snapshot
-  store and swaps new snapshot versions in without failing requests in flight.
+* ``ingress`` (default): ``GraphQLIngress`` is FastAPI with the Graphene schema,
+  /healthz, /metrics and /ping, and each of its replicas also hosts the policy: it
+  decides in process, polls the snapshot store and swaps new snapshot versions in
+  without failing requests in flight. Replicas scale with ``ingress_replicas``.
+* ``deployment``: the ingress forwards to a separate ``Policy`` deployment that scales
+  with ``policy_replicas``; for policies that need their own resources (a large
+  network on GPU nodes), at the cost of one hop between replicas per request.
 * ``Workers``: the profile, feedback and learner workers (one replica). It publishes the
   snapshots the policy replicas load.
-* ``GraphQLIngress``: FastAPI with the Graphene schema, /healthz, /metrics and /ping.
 
 With ``REDIS_URL`` unset the stores are in memory, so the workers run inside the single
-policy replica instead of a deployment of their own.
+replica that hosts the policy instead of a deployment of their own.
 
 The consent registry and the audit store follow the same rule (Redis when configured).
 The profile worker gets the registry, so that it records consent events and drops events
@@ -18,13 +22,14 @@ of erased customers.
 
 from __future__ import annotations
 
+import gc
 import logging
 from typing import Any
 
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from api.http_app import create_app, service_stats
+from api.http_app import LocalServiceClient, create_app, service_stats
 from api.security import ApiSecurityConfig
 from api.service import DashboardService
 from engine.audit_store import audit_store_from_settings
@@ -33,7 +38,14 @@ from engine.errors import InvalidInputError
 from engine.runtime import build_bus, build_stores, load_configs, restore_learner
 from engine.settings import ServiceSettings
 
-__all__ = ["PolicyReplica", "WorkersReplica", "GraphQLIngress", "build_application"]
+__all__ = [
+    "PolicyReplica",
+    "WorkersReplica",
+    "GraphQLIngress",
+    "GraphQLPolicyIngress",
+    "build_application",
+    "build_replica_service",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -96,51 +108,69 @@ def build_routing(settings: ServiceSettings, configs: Any, serving: Any) -> tupl
     return shadow, split
 
 
+def _freeze_heap() -> None:
+    """Move start-up objects out of the garbage collector's sight.
+
+    Full collections over the objects built at start-up (configs, models, Ray) took about
+    10 ms each and set the latency tail; frozen objects are never scanned again.
+    """
+    gc.collect()
+    gc.freeze()
+
+
+def build_replica_service(settings: ServiceSettings, bootstrap_servers: str) -> tuple[DashboardService, Any]:
+    """Build one replica's DashboardService, and the stream workers when the stores are in memory.
+
+    Returns the service and the StreamProcessors running in this replica (None when the
+    stores are shared and the workers run in their own deployment).
+    """
+    from engine.stream import StreamProcessors
+
+    configs = load_configs(settings)
+    stores = build_stores(settings)
+    bus = build_bus(bootstrap_servers)
+    consent = consent_registry_from_settings(settings)
+    audit = audit_store_from_settings(settings, attribution_window_s=configs.rewards.max_window.total_seconds())
+    streams: StreamProcessors | None = None
+    if settings.embedded_stores:
+        streams = StreamProcessors(configs, stores, bus, group_prefix=settings.consumer_group_prefix, consent=consent)
+        streams.publish_initial_snapshot()
+        streams.start()
+    latest = stores.snapshots.load(configs.policy.id)
+    if latest is not None:
+        from policies.registry import load_snapshot
+
+        initial = load_snapshot(latest[1])
+    else:
+        initial = _initial_snapshot(configs, stores)
+    shadow, split = build_routing(settings, configs, initial)
+    service = DashboardService(
+        catalog=configs.catalog,
+        policy_config=configs.policy,
+        reward_config=configs.rewards,
+        profiles=stores.profiles,
+        decisions=stores.decisions,
+        snapshots=stores.snapshots,
+        bus=bus,
+        initial_snapshot=initial,
+        currency=settings.default_currency,
+        consent=consent,
+        audit=audit,
+        shadow=shadow,
+        split=split,
+        cache_customers=settings.cache_customers,
+    )
+    service.start_refresher(settings.snapshot_poll_s)
+    return service, streams
+
+
 class PolicyReplica:
-    """One replica of the policy deployment."""
+    """One replica of the policy deployment (``policy_placement: deployment``)."""
 
     def __init__(self, settings: dict[str, Any], bootstrap_servers: str) -> None:
-        from engine.stream import StreamProcessors
-
         self.settings = ServiceSettings.model_validate(settings)
-        configs = load_configs(self.settings)
-        stores = build_stores(self.settings)
-        bus = build_bus(bootstrap_servers)
-        consent = consent_registry_from_settings(self.settings)
-        audit = audit_store_from_settings(
-            self.settings, attribution_window_s=configs.rewards.max_window.total_seconds()
-        )
-        self.streams: StreamProcessors | None = None
-        if self.settings.embedded_stores:
-            self.streams = StreamProcessors(
-                configs, stores, bus, group_prefix=self.settings.consumer_group_prefix, consent=consent
-            )
-            self.streams.publish_initial_snapshot()
-            self.streams.start()
-        latest = stores.snapshots.load(configs.policy.id)
-        if latest is not None:
-            from policies.registry import load_snapshot
-
-            initial = load_snapshot(latest[1])
-        else:
-            initial = _initial_snapshot(configs, stores)
-        shadow, split = build_routing(self.settings, configs, initial)
-        self.service = DashboardService(
-            catalog=configs.catalog,
-            policy_config=configs.policy,
-            reward_config=configs.rewards,
-            profiles=stores.profiles,
-            decisions=stores.decisions,
-            snapshots=stores.snapshots,
-            bus=bus,
-            initial_snapshot=initial,
-            currency=self.settings.default_currency,
-            consent=consent,
-            audit=audit,
-            shadow=shadow,
-            split=split,
-        )
-        self.service.start_refresher(self.settings.snapshot_poll_s)
+        self.service, self.streams = build_replica_service(self.settings, bootstrap_servers)
+        _freeze_heap()
 
     def dashboard(self, user_id: str, channel: str) -> dict[str, Any]:
         try:
@@ -184,6 +214,8 @@ class PolicyReplica:
     def __del__(self) -> None:
         if getattr(self, "streams", None) is not None:
             self.streams.stop()
+        if getattr(self, "service", None) is not None:
+            self.service.stop()
 
 
 class WorkersReplica:
@@ -248,6 +280,52 @@ class _HandleClient:
         return stats
 
 
+class _ColocatedClient(LocalServiceClient):
+    """Calls the DashboardService in the ingress replica; worker stats come from their deployment."""
+
+    def __init__(self, service: DashboardService, streams: Any, workers: DeploymentHandle | None) -> None:
+        super().__init__(service, extra_stats=streams.stats if streams is not None else None)
+        self.workers = workers
+
+    async def stats(self) -> dict[str, Any]:
+        stats = await super().stats()
+        if self.workers is not None:
+            stats.update(await self.workers.stats.remote())
+        return stats
+
+
+@serve.ingress()
+class GraphQLPolicyIngress:
+    """HTTP entry point that also hosts the policy (``policy_placement: ingress``).
+
+    Each replica decides in its own process, so a request costs no hop to another
+    replica; replicas scale with ``ingress_replicas`` and each hot-swaps snapshots like
+    a policy replica.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        bootstrap_servers: str,
+        workers: DeploymentHandle | None = None,
+        security: dict[str, Any] | None = None,
+    ) -> None:
+        service_settings = ServiceSettings.model_validate(settings)
+        self.service, self.streams = build_replica_service(service_settings, bootstrap_servers)
+        self.client = _ColocatedClient(self.service, self.streams, workers)
+        self.security = ApiSecurityConfig.model_validate(security or {})
+        _freeze_heap()
+
+    def __serve_build_asgi_app__(self) -> Any:
+        return create_app(self.client, security=self.security)
+
+    def __del__(self) -> None:
+        if getattr(self, "streams", None) is not None:
+            self.streams.stop()
+        if getattr(self, "service", None) is not None:
+            self.service.stop()
+
+
 @serve.ingress()
 class GraphQLIngress:
     """HTTP entry point; builds the FastAPI app on the replica."""
@@ -272,6 +350,22 @@ def build_application(settings: ServiceSettings, bootstrap_servers: str, securit
             has no key and rejects every GraphQL request.
     """
     data = settings.model_dump(mode="json", by_alias=False)
+    security_data = (security or ApiSecurityConfig()).model_dump(mode="json")
+    workers = None
+    if not settings.embedded_stores:
+        workers = serve.deployment(WorkersReplica, name="Workers", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
+            data, bootstrap_servers
+        )
+    if settings.policy_placement == "ingress":
+        colocated = serve.deployment(
+            GraphQLPolicyIngress,
+            name="GraphQLIngress",
+            # In-memory stores and their workers live in one replica.
+            num_replicas=1 if settings.embedded_stores else settings.ingress_replicas,
+            max_ongoing_requests=settings.max_ongoing_requests,
+            ray_actor_options={"num_cpus": 0},
+        )
+        return colocated.bind(data, bootstrap_servers, workers, security_data)
     replicas = 1 if settings.embedded_stores else settings.policy_replicas
     policy = serve.deployment(
         PolicyReplica,
@@ -280,11 +374,6 @@ def build_application(settings: ServiceSettings, bootstrap_servers: str, securit
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": 0},
     ).bind(data, bootstrap_servers)
-    workers = None
-    if not settings.embedded_stores:
-        workers = serve.deployment(WorkersReplica, name="Workers", num_replicas=1, ray_actor_options={"num_cpus": 0}).bind(
-            data, bootstrap_servers
-        )
     ingress = serve.deployment(
         GraphQLIngress,
         name="GraphQLIngress",
@@ -292,5 +381,4 @@ def build_application(settings: ServiceSettings, bootstrap_servers: str, securit
         max_ongoing_requests=settings.max_ongoing_requests,
         ray_actor_options={"num_cpus": 0},
     )
-    security_data = (security or ApiSecurityConfig()).model_dump(mode="json")
     return ingress.bind(policy, workers, security_data)

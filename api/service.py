@@ -26,12 +26,15 @@ from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
 from engine.consent import ConsentRegistry, ConsentState, InMemoryConsentRegistry
 from engine.decision_store import DecisionStore, PendingDecision
+from engine.decision_writer import DecisionWriter
 from engine.decisions import DecisionEngine
+from engine.derived_cache import DerivedValueCache
 from engine.erasure import CustomerEraser, erase_customer
 from engine.errors import InvalidInputError
 from engine.events import CHANNELS, FEEDBACK_TYPES, ConsentEvent, DecisionRecord, OfferFeedbackEvent, event_to_json, new_id
-from engine.insights import dashboard_insights
-from engine.profile import CustomerProfile
+from engine.insights import Insight, dashboard_insights
+from engine.insights.state import signal_day
+from engine.profile import CustomerProfile, day_of
 from engine.privacy import pseudonymize
 from engine.profile_store import ProfileStore
 from engine.snapshot_store import SnapshotHolder, SnapshotStore
@@ -90,6 +93,12 @@ class DashboardService:
         split: routes each customer to one of several policies by a stable hash of the
             pseudonymised id; the arm whose policy id is the serving policy's follows
             the hot-swapped snapshot.
+        cache_customers: customers whose insights and insight signals are kept in
+            memory until their profile changes or their local day turns; 0 turns the
+            caches off.
+
+    The service starts a writer thread that stores and publishes decisions off the
+    request path (engine/decision_writer.py); :meth:`stop` writes what is queued and ends it.
     """
 
     def __init__(
@@ -110,6 +119,7 @@ class DashboardService:
         extra_erasers: tuple[CustomerEraser, ...] = (),
         shadow: PolicySnapshot | None = None,
         split: TrafficSplit | None = None,
+        cache_customers: int = 50_000,
     ) -> None:
         self.shadow = shadow
         self.split = split
@@ -122,8 +132,19 @@ class DashboardService:
         self.bus = bus
         self.currency = currency
         self.holder: SnapshotHolder[PolicySnapshot] = SnapshotHolder(initial_snapshot)
+        self.signal_cache: DerivedValueCache[dict[str, float]] | None = None
+        self.insight_cache: DerivedValueCache[list[Insight]] | None = None
+        if cache_customers > 0:
+            self.signal_cache = DerivedValueCache(cache_customers)
+            self.insight_cache = DerivedValueCache(cache_customers)
+            extra_erasers = (*extra_erasers, self.signal_cache.forget, self.insight_cache.forget)
         self.engine = DecisionEngine(
-            catalog=catalog, policy_config=policy_config, reward_config=reward_config, snapshots=self.holder, seed=seed
+            catalog=catalog,
+            policy_config=policy_config,
+            reward_config=reward_config,
+            snapshots=self.holder,
+            seed=seed,
+            signal_cache=self.signal_cache,
         )
         self.consent = consent if consent is not None else InMemoryConsentRegistry()
         self.audit = audit if audit is not None else InMemoryAuditStore()
@@ -134,6 +155,7 @@ class DashboardService:
         self._retention_s = reward_config.max_window.total_seconds()
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
+        self.writer = DecisionWriter(decisions, self.audit, bus, retention_s=self._retention_s).start()
 
     # -------------------------------------------------------------- snapshots
     @property
@@ -168,8 +190,9 @@ class DashboardService:
         self._refresher.start()
 
     def stop(self) -> None:
-        """Stop the refresher thread."""
+        """Stop the refresher thread and write the decisions still queued."""
         self._stop.set()
+        self.writer.stop()
 
     # ------------------------------------------------------ routing and shadow
     def _route(self, customer_id: str) -> PolicySnapshot | None:
@@ -253,12 +276,10 @@ class DashboardService:
         if self.shadow is not None and consent.personalisation:
             self._decide_shadow(shadow_profile, customer_id, now, channel, consent.marketing, record.decision_id)
         expires_at = now.timestamp() + self.reward_config.max_window.total_seconds()
-        self.decisions.put(PendingDecision(record=record, expires_at=expires_at), retention_s=self._retention_s)
-        self.audit.put(record)
-        if self.bus is not None:
-            self.bus.publish(TOPIC_DECISIONS, event_to_json(record), key=customer_id.encode())
+        self.writer.submit(PendingDecision(record=record, expires_at=expires_at))
         self.counters.dashboards += 1
         currency = (profile.currency if profile is not None else None) or self.currency
+        insights = self._insights(profile, customer_id, decision.features, now, currency)
         # Keys are the schema's Python field names; GraphQL renders them in camelCase.
         return {
             "decision_id": record.decision_id,
@@ -287,11 +308,21 @@ class DashboardService:
                     "confidence": insight.confidence,
                     "reason": insight.reason,
                 }
-                for insight in dashboard_insights(
-                    profile if profile is not None else CustomerProfile(customer_id), decision.features, now, currency
-                )
+                for insight in insights
             ],
         }
+
+    def _insights(
+        self, profile: CustomerProfile | None, customer_id: str, features: Any, now: datetime, currency: str
+    ) -> list[Insight]:
+        """Return the dashboard insights, from the cache while the profile and the local day hold."""
+        if profile is None:
+            return dashboard_insights(CustomerProfile(customer_id), features, now, currency)
+        if self.insight_cache is None:
+            return dashboard_insights(profile, features, now, currency)
+        return self.insight_cache.get_or_compute(
+            profile, (signal_day(profile, now), day_of(now), currency), lambda: dashboard_insights(profile, features, now, currency)
+        )
 
     # --------------------------------------------------------------- feedback
     def record_feedback(self, decision_id: str, offer_id: str, feedback_type: str) -> dict[str, Any]:
@@ -303,6 +334,7 @@ class DashboardService:
         """
         if feedback_type not in FEEDBACK_TYPES:
             raise InvalidInputError(f"type must be one of {', '.join(FEEDBACK_TYPES)}; got {feedback_type!r}")
+        self.writer.wait_for(decision_id)
         pending = self.decisions.get(decision_id)
         if pending is None:
             raise DecisionNotFoundError(
@@ -352,6 +384,7 @@ class DashboardService:
             StoreError, BusError: a store or the bus failed; retry, every step is idempotent.
         """
         _check_user_id(user_id)
+        self.writer.flush()  # decisions still queued must not be stored after the erasure
         report = erase_customer(
             pseudonymize(user_id),
             profiles=self.profiles,
@@ -380,6 +413,7 @@ class DashboardService:
         """
         if not isinstance(decision_id, str) or not decision_id or len(decision_id) > 200:
             raise InvalidInputError("decisionId must be a non-empty string of at most 200 characters")
+        self.writer.wait_for(decision_id)
         record = self.audit.get(decision_id)
         if record is None:
             pending = self.decisions.get(decision_id)

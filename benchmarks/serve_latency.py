@@ -141,7 +141,14 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load step")
     parser.add_argument("--customers", type=int, default=500, help="synthetic customers loaded through Kafka")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/15")
-    parser.add_argument("--policy-replicas", type=int, default=1)
+    parser.add_argument("--policy-replicas", type=int, default=1, help="Policy replicas (placement deployment)")
+    parser.add_argument("--ingress-replicas", type=int, default=1)
+    parser.add_argument(
+        "--placement", choices=("ingress", "deployment"), default="ingress", help="where the policy decides (see api/serve_app.py)"
+    )
+    parser.add_argument(
+        "--cache-customers", type=int, default=50_000, help="insight cache size per replica; 0 computes insights on every request"
+    )
     parser.add_argument("--freshness-rounds", type=int, default=15)
     args = parser.parse_args()
 
@@ -154,6 +161,9 @@ def main() -> None:
             consumer_group_prefix=f"bench-{uuid.uuid4().hex[:6]}",
             http_port=pick_free_port(),
             policy_replicas=args.policy_replicas,
+            ingress_replicas=args.ingress_replicas,
+            policy_placement=args.placement,
+            cache_customers=args.cache_customers,
             high_throughput=True,
             rate_per_s=100_000.0,
             rate_burst=100_000,
@@ -183,7 +193,12 @@ def main() -> None:
             for key in client.scan_iter(match=f"{prefix}*", count=1000):
                 client.delete(key)
 
-    print(f"\nRay Serve (throughput mode), 1 ingress + {args.policy_replicas} policy replica(s), Redis and Kafka in the path")
+    if args.placement == "ingress":
+        layout = f"{args.ingress_replicas} ingress replica(s) deciding in process"
+    else:
+        layout = f"{args.ingress_replicas} ingress + {args.policy_replicas} policy replica(s)"
+    cache = f"insight cache {args.cache_customers} customers" if args.cache_customers else "no insight cache"
+    print(f"\nRay Serve (throughput mode), {layout}, {cache}, Redis and Kafka in the path")
     print(f"{'endpoint':<12}{'concurrency':>12}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}")
     for name, concurrency, result in rows:
         print(

@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError, InvalidInputError, StoreError
@@ -81,6 +81,11 @@ class AuditStore(ABC):
     def put(self, record: DecisionRecord) -> None:
         """Store a record until ``record.ts + retention_s``; an expired record is not stored."""
 
+    def put_many(self, records: Sequence[DecisionRecord]) -> None:
+        """Store several records, as :meth:`put` each; Redis does it in one round trip."""
+        for record in records:
+            self.put(record)
+
     @abstractmethod
     def get(self, decision_id: str) -> DecisionRecord | None:
         """Return the record, or None when it is unknown or past retention."""
@@ -118,7 +123,7 @@ class InMemoryAuditStore(AuditStore):
             self._prune(now)
             if expires_at <= now:
                 return
-            self._records[record.decision_id] = (expires_at, record.model_dump_json().encode())
+            self._records[record.decision_id] = (expires_at, record.json_bytes())
             self._by_customer.setdefault(record.customer_id, set()).add(record.decision_id)
             heapq.heappush(self._expiry, (expires_at, record.decision_id))
 
@@ -203,18 +208,25 @@ class RedisAuditStore(AuditStore):
             ) from err
 
     def put(self, record: DecisionRecord) -> None:
-        ttl_s = math.ceil(self._expires_at(record) - self.clock())
-        if ttl_s <= 0:
+        self.put_many([record])
+
+    def put_many(self, records: Sequence[DecisionRecord]) -> None:
+        """Store the records in one MULTI/EXEC transaction; expired ones are skipped."""
+        now = self.clock()
+        live = [(record, math.ceil(self._expires_at(record) - now)) for record in records]
+        live = [(record, ttl_s) for record, ttl_s in live if ttl_s > 0]
+        if not live:
             return
-        index_key = self._index_key(record.customer_id)
 
         def write() -> object:
             with self._client.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(record.decision_id), record.model_dump_json(), ex=ttl_s)
-                pipe.sadd(index_key, record.decision_id)
-                # NX gives a new index a TTL, GT lengthens an existing one.
-                pipe.expire(index_key, ttl_s, nx=True)
-                pipe.expire(index_key, ttl_s, gt=True)
+                for record, ttl_s in live:
+                    index_key = self._index_key(record.customer_id)
+                    pipe.set(self._key(record.decision_id), record.json_bytes(), ex=ttl_s)
+                    pipe.sadd(index_key, record.decision_id)
+                    # NX gives a new index a TTL, GT lengthens an existing one.
+                    pipe.expire(index_key, ttl_s, nx=True)
+                    pipe.expire(index_key, ttl_s, gt=True)
                 return pipe.execute()
 
         self._run("store audit record", write)

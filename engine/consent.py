@@ -231,8 +231,25 @@ class RedisConsentRegistry(ConsentRegistry):
                 "check that Redis is reachable at REDIS_URL"
             ) from err
 
+    def get(self, customer_id: str) -> ConsentState:
+        """Read the erased flag and the consent record in one round trip."""
+
+        def read() -> list[object]:
+            with self._client.pipeline(transaction=False) as pipe:
+                pipe.hexists(self._erased_key, customer_id)
+                pipe.hgetall(self._key(customer_id))
+                return pipe.execute()
+
+        erased, fields = self._call("read consent", read)  # type: ignore[misc]
+        if erased:
+            return _ERASED
+        return self._state(fields) or self.defaults
+
     def _read(self, customer_id: str) -> ConsentState | None:
-        fields = self._call("HGETALL consent", self._client.hgetall, self._key(customer_id))
+        return self._state(self._call("HGETALL consent", self._client.hgetall, self._key(customer_id)))
+
+    @staticmethod
+    def _state(fields: object) -> ConsentState | None:
         if not fields:
             return None
         assert isinstance(fields, dict)

@@ -15,7 +15,7 @@ import heapq
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -53,14 +53,15 @@ class PendingDecision:
     def to_bytes(self) -> bytes:
         """Serialise to JSON bytes."""
         state = {
-            "record": self.record.model_dump(mode="json"),
             "expires_at": self.expires_at,
             "feedback": self.feedback,
             "settled": self.settled,
             "seen_events": self.seen_events,
             "closed": self.closed,
         }
-        return json.dumps(state, separators=(",", ":")).encode()
+        # The record's own cached serialisation is spliced in rather than encoded again.
+        rest = json.dumps(state, separators=(",", ":")).encode()
+        return b'{"record":' + self.record.json_bytes() + b"," + rest[1:]
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "PendingDecision":
@@ -82,6 +83,11 @@ class DecisionStore(ABC):
     @abstractmethod
     def put(self, pending: PendingDecision, *, retention_s: float) -> None:
         """Store a new pending decision; it is deleted ``retention_s`` after ``expires_at``."""
+
+    def put_many(self, pendings: Sequence[PendingDecision], *, retention_s: float) -> None:
+        """Store several new pending decisions, as :meth:`put` each; Redis does it in one round trip."""
+        for pending in pendings:
+            self.put(pending, retention_s=retention_s)
 
     @abstractmethod
     def get(self, decision_id: str) -> PendingDecision | None:

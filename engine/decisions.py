@@ -31,7 +31,8 @@ from engine.config.rewards import RewardConfig
 from engine.eligibility import CompiledCatalog
 from engine.events import CandidateScore, DecisionRecord, ShownOffer, ensure_aware, new_id
 from engine.features import FeatureEncoder, compute_features
-from engine.insights.state import refresh_insight_signals
+from engine.derived_cache import DerivedValueCache
+from engine.insights.state import refresh_insight_signals, signal_day, write_signals
 from engine.profile import CustomerProfile
 from engine.reasons import explain_offer, feature_contributions
 from engine.snapshot_store import SnapshotHolder
@@ -74,6 +75,10 @@ class DecisionEngine:
     Decisions only read the snapshot held by ``snapshots``; the learner replaces it
     without locking decisions out. The engine itself is not thread-safe because it owns a
     random generator: give each thread or replica its own engine.
+
+    ``signal_cache``, when given, keeps each customer's date-dependent insight signals
+    until the profile changes or the local day turns (the service passes one; a
+    simulation, whose profiles change between most decisions, does not).
     """
 
     def __init__(
@@ -84,8 +89,10 @@ class DecisionEngine:
         reward_config: RewardConfig,
         snapshots: SnapshotHolder[PolicySnapshot],
         seed: int | None = None,
+        signal_cache: DerivedValueCache[dict[str, float]] | None = None,
     ) -> None:
         self.catalog = catalog
+        self.signal_cache = signal_cache
         self.compiled = CompiledCatalog(catalog)
         self.policy_config = policy_config
         self.reward_config = reward_config
@@ -155,7 +162,14 @@ class DecisionEngine:
             profile = CustomerProfile(customer_id)
         # Date-dependent insight signals (a bill due tomorrow) are as of the last event
         # until they are recomputed for the decision time.
-        refresh_insight_signals(profile, now)
+        if self.signal_cache is None:
+            refresh_insight_signals(profile, now)
+        else:
+            current = profile
+            signals = self.signal_cache.get_or_compute(
+                profile, signal_day(profile, now), lambda: refresh_insight_signals(current, now)
+            )
+            write_signals(profile, signals)
         features = compute_features(profile, now)
         eligibility = self.compiled.filter(features, profile.offers, now)
         k = slate_size if slate_size is not None else self.slate_size(channel)

@@ -16,7 +16,17 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from engine.errors import EventValidationError, InvalidInputError
 from engine.privacy import coarsen_location
@@ -216,6 +226,25 @@ class DecisionRecord(BaseModel):
     marketing: bool = Field(
         default=True, description="False when the customer withheld marketing consent: only service offers were candidates."
     )
+    _json: bytes | None = PrivateAttr(default=None)
+
+    def json_bytes(self) -> bytes:
+        """Return the record as compact JSON bytes, serialised once per record.
+
+        The record is frozen, so the pending-decision store, the audit store and the
+        decisions topic can share one serialisation.
+        """
+        if self._json is None:
+            self._json = self.model_dump_json().encode()
+        return self._json
+
+    def __eq__(self, other: object) -> bool:
+        # Field values only: whether the JSON cache is filled does not make records differ.
+        if not isinstance(other, DecisionRecord):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = BaseModel.__hash__
 
     def shown_offer(self, offer_id: str) -> ShownOffer | None:
         """Return the shown offer with this id, or None when it was not in the slate."""
@@ -280,6 +309,8 @@ def parse_decision(payload: bytes | str | dict[str, Any]) -> DecisionRecord:
 
 def event_to_json(event: BaseModel) -> bytes:
     """Serialise an event or decision record to compact JSON bytes (Decimals become strings)."""
+    if isinstance(event, DecisionRecord):
+        return event.json_bytes()
     return event.model_dump_json().encode()
 
 

@@ -95,6 +95,9 @@ class CustomerProfile:
     offers: dict[str, dict[str, Any]] = field(default_factory=dict)
     stale_events: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    # Counts applied events. Caches of values derived from the profile (insights, insight
+    # signals) key on it together with first_seen and last_event.
+    revision: int = 0
 
     # ----------------------------------------------------------------- clock
     def advance_to(self, day: int) -> None:
@@ -211,6 +214,7 @@ class CustomerProfile:
 
         self.days.setdefault(day, _empty_bucket())["h"].append(key)
         self.seen.add(key)
+        self.revision += 1
         if isinstance(event, (TransactionEvent, BalanceSnapshotEvent)):
             update_insight_state(self, event, category)
         return ApplyResult(True)
@@ -291,6 +295,7 @@ class CustomerProfile:
             "o": self.offers,
             "st": self.stale_events,
             "x": self.extra,
+            "rv": self.revision,
         }
         return msgpack.packb(state, use_bin_type=True)
 
@@ -321,6 +326,7 @@ class CustomerProfile:
             offers=state["o"],
             stale_events=state["st"],
             extra=state["x"],
+            revision=state.get("rv", 0),
         )
 
     def copy(self) -> "CustomerProfile":

@@ -46,6 +46,17 @@ class ServiceSettings(BaseSettings):
     policy_replicas: int = Field(default=1, ge=1, le=64, description="Replicas of the policy deployment.")
     ingress_replicas: int = Field(default=1, ge=1, le=64, description="Replicas of the GraphQL ingress.")
     max_ongoing_requests: int = Field(default=64, ge=1, le=10_000, description="Concurrent requests per replica.")
+    policy_placement: Literal["ingress", "deployment"] = Field(
+        default="ingress",
+        description="Where the policy decides: in each ingress replica (no hop between replicas), "
+        "or in a Policy deployment of policy_replicas replicas.",
+    )
+    cache_customers: int = Field(
+        default=50_000,
+        ge=0,
+        le=10_000_000,
+        description="Customers per replica whose insights are kept until their profile changes or their day turns; 0 disables.",
+    )
     snapshot_poll_s: float = Field(default=0.1, gt=0, le=60, description="How often replicas look for a new snapshot.")
     redis_key_prefix: str = Field(default="ol:", description="Prefix of every Redis key the service writes.")
     consumer_group_prefix: str = Field(default="offerloop", description="Prefix of Kafka consumer group ids.")

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -96,6 +97,8 @@ __all__ = [
     "set_insight_time_zone",
     "update_insight_state",
     "refresh_insight_signals",
+    "signal_day",
+    "write_signals",
 ]
 
 logger = logging.getLogger(__name__)
@@ -237,6 +240,22 @@ def refresh_insight_signals(profile: CustomerProfile, now: datetime) -> dict[str
     features[SIGNAL_DAYS_TO_OVERDRAFT] = days_to_overdraft
     _write_life_signals(state, today, config, features)
     return {name: float(features[name]) for name in SIGNALS}
+
+
+def signal_day(profile: CustomerProfile, now: datetime) -> int:
+    """Return the local day :func:`refresh_insight_signals` computes for at ``now``.
+
+    Returns -1 when the profile has no insight state, whose signals do not depend on the day.
+    """
+    state = insight_state(profile)
+    if state is None or KEY_LAST_DAY not in state:
+        return -1
+    return int(max(local_day(now, state_time_zone(state)), state[KEY_LAST_DAY]))
+
+
+def write_signals(profile: CustomerProfile, signals: Mapping[str, float]) -> None:
+    """Write signals returned by :func:`refresh_insight_signals` back into the profile's features."""
+    profile.extra.setdefault(FEATURES_KEY, {}).update(signals)
 
 
 # ------------------------------------------------------------------ event folding

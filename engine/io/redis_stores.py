@@ -27,9 +27,9 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgpack
 import redis
@@ -348,24 +348,36 @@ class RedisDecisionStore(DecisionStore):
     def put(self, pending: PendingDecision, *, retention_s: float) -> None:
         if retention_s < 0:
             raise InvalidInputError(f"retention_s must be >= 0 seconds; got {retention_s}")
+        self.put_many([pending], retention_s=retention_s)
+
+    def put_many(self, pendings: Sequence[PendingDecision], *, retention_s: float) -> None:
+        """Store the decisions in one MULTI/EXEC transaction: all of them or none."""
+        if retention_s < 0:
+            raise InvalidInputError(f"retention_s must be >= 0 seconds; got {retention_s}")
+        if not pendings:
+            return
+        with _wrap_errors("store decision", self._prefix):
+            with self._client.pipeline(transaction=True) as pipe:
+                for pending in pendings:
+                    self._queue_put(pipe, pending, retention_s)
+                pipe.execute()
+
+    def _queue_put(self, pipe: Any, pending: PendingDecision, retention_s: float) -> None:
         decision_id = pending.decision_id
         window_s = max(0.0, pending.expires_at - pending.record.ts.timestamp())
         ttl_s = max(1, math.ceil(window_s + retention_s))
-        with _wrap_errors("store decision", self._prefix):
-            with self._client.pipeline(transaction=True) as pipe:
-                pipe.set(self._key(decision_id), pending.to_bytes(), ex=ttl_s)
-                index_key = f"{self._customer_prefix}{pending.record.customer_id}"
-                pipe.sadd(index_key, decision_id)
-                # NX sets a TTL on a new index, GT lengthens an existing one, so the index
-                # lives as long as the customer's longest-lived decision.
-                pipe.expire(index_key, ttl_s, nx=True)
-                pipe.expire(index_key, ttl_s, gt=True)
-                pipe.zadd(self._retained_key, {decision_id: pending.expires_at + retention_s})
-                if pending.closed:
-                    pipe.zrem(self._open_key, decision_id)
-                else:
-                    pipe.zadd(self._open_key, {decision_id: pending.expires_at})
-                pipe.execute()
+        pipe.set(self._key(decision_id), pending.to_bytes(), ex=ttl_s)
+        index_key = f"{self._customer_prefix}{pending.record.customer_id}"
+        pipe.sadd(index_key, decision_id)
+        # NX sets a TTL on a new index, GT lengthens an existing one, so the index
+        # lives as long as the customer's longest-lived decision.
+        pipe.expire(index_key, ttl_s, nx=True)
+        pipe.expire(index_key, ttl_s, gt=True)
+        pipe.zadd(self._retained_key, {decision_id: pending.expires_at + retention_s})
+        if pending.closed:
+            pipe.zrem(self._open_key, decision_id)
+        else:
+            pipe.zadd(self._open_key, {decision_id: pending.expires_at})
 
     def get(self, decision_id: str) -> PendingDecision | None:
         with _wrap_errors("GET decision", self._prefix):

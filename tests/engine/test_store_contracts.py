@@ -232,6 +232,17 @@ def test_decision_put_get_round_trip(decision_store: DecisionStore) -> None:
     assert decision_store.count() == 1
 
 
+def test_decision_put_many_equals_put_each(decision_store: DecisionStore) -> None:
+    pendings = [make_pending("dec-1", T0 + 300), make_pending("dec-2", T0 + 100), make_pending("dec-3", T0 + 200, closed=True)]
+
+    decision_store.put_many(pendings, retention_s=600)
+    decision_store.put_many([], retention_s=600)
+
+    assert [decision_store.get(p.decision_id) for p in pendings] == pendings
+    assert decision_store.count() == 3
+    assert decision_store.due(T0 + 1000) == ["dec-2", "dec-1"]
+
+
 def test_decision_update_persists_and_returns(decision_store: DecisionStore) -> None:
     decision_store.put(make_pending("dec-1", T0 + 3600), retention_s=600)
 

@@ -35,8 +35,14 @@ mutation Feedback($decision: ID!, $offer: ID!, $type: FeedbackType!) {
 """
 
 
-@pytest.fixture(scope="module")
-def service(ray_session, kafka_bootstrap_servers, redis_client):
+# Serve keeps the HTTP options of its first start in a Ray session, so both placements
+# share one port.
+HTTP_PORT = pick_free_port()
+
+
+@pytest.fixture(scope="module", params=["ingress", "deployment"])
+def service(request, ray_session, kafka_bootstrap_servers, redis_client):
+    """The service with two replicas deciding: two ingress replicas, or one ingress and two policy replicas."""
     from api.runner import start_service
 
     prefix = f"ol-serve-{uuid.uuid4().hex[:8]}:"
@@ -46,8 +52,10 @@ def service(ray_session, kafka_bootstrap_servers, redis_client):
         redis_url=f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 15)}",
         redis_key_prefix=prefix,
         consumer_group_prefix=f"serve-{uuid.uuid4().hex[:8]}",
-        http_port=pick_free_port(),
+        http_port=HTTP_PORT,
+        policy_placement=request.param,
         policy_replicas=2,
+        ingress_replicas=2 if request.param == "ingress" else 1,
         high_throughput=False,
         snapshot_poll_s=0.1,
         rate_per_s=10_000.0,

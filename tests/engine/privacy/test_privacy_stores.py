@@ -7,6 +7,7 @@ prefix unique to the test).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 import redis
@@ -227,3 +228,16 @@ def test_redis_decision_index_key_expires(redis_client: redis.Redis, redis_key_p
 
     ttl = redis_client.ttl(f"{redis_key_prefix}decisions:customer:cust-a")
     assert 0 < ttl <= 4200
+
+
+def test_audit_store_put_many_stores_each_and_skips_expired(audit: AuditStore, clock: Clock) -> None:
+    old = make_record("d-old", "cust-b", ts=T0 - timedelta(days=31))
+    records = [make_record("d-1", "cust-a"), make_record("d-2", "cust-a"), old]
+
+    audit.put_many(records)
+
+    assert audit.get("d-1") == records[0]
+    assert audit.get("d-2") == records[1]
+    assert audit.get("d-old") is None
+    assert sorted(audit.decision_ids_for("cust-a")) == ["d-1", "d-2"]
+    assert audit.count() == 2

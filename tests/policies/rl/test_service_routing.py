@@ -62,6 +62,7 @@ def test_traffic_split_routes_customers_to_rllib(ppo_policy_path):
         policies[user] = first["policy_id"]
         assert first["offers"]
     assert set(policies.values()) == {"lints", "ppo"}
+    assert service.writer.flush()
     records = [parse_decision(message.value) for message in bus.messages(TOPIC_DECISIONS)]
     for record in records:
         assert 0.0 < record.slate_propensity <= 1.0
@@ -74,6 +75,7 @@ def test_shadow_policy_logged_not_served(ppo_policy_path):
     service = make_service(ServiceSettings(shadow_policy=ppo_policy_path), bus)
     dashboard = service.dashboard("shadow-user", "mobile", now=NOW)
     assert dashboard["policy_id"] == "lints"
+    assert service.writer.flush()
     messages = bus.messages(TOPIC_DECISIONS)
     assert len(messages) == 2
     shadow = [m for m in messages if ("shadow", b"1") in m.headers]
