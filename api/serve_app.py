@@ -129,7 +129,8 @@ def build_replica_service(settings: ServiceSettings, bootstrap_servers: str) -> 
     configs = load_configs(settings)
     stores = build_stores(settings)
     bus = build_bus(bootstrap_servers)
-    consent = consent_registry_from_settings(settings)
+    # The registry shares the profile store's Redis client, so one round trip reads both.
+    consent = consent_registry_from_settings(settings, client=getattr(stores.profiles, "client", None))
     audit = audit_store_from_settings(settings, attribution_window_s=configs.rewards.max_window.total_seconds())
     streams: StreamProcessors | None = None
     if settings.embedded_stores:

@@ -34,6 +34,7 @@ from engine.errors import InvalidInputError
 from engine.events import CHANNELS, FEEDBACK_TYPES, ConsentEvent, DecisionRecord, OfferFeedbackEvent, event_to_json, new_id
 from engine.insights import Insight, dashboard_insights
 from engine.insights.state import signal_day
+from engine.io.customer_reads import read_customer
 from engine.profile import CustomerProfile, day_of
 from engine.privacy import pseudonymize
 from engine.profile_store import ProfileStore
@@ -252,8 +253,7 @@ class DashboardService:
             raise InvalidInputError(f"channel must be one of {', '.join(CHANNELS)}; got {channel!r}")
         now = now or datetime.now(timezone.utc)
         customer_id = pseudonymize(user_id)
-        consent = self.consent.get(customer_id)
-        profile = self.profiles.get(customer_id)
+        consent, profile = read_customer(self.profiles, self.consent, customer_id)
         if profile is None:
             self.counters.cold_starts += 1
         if not consent.personalisation:

@@ -31,8 +31,9 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import InvalidInputError, StoreError
 
@@ -231,16 +232,29 @@ class RedisConsentRegistry(ConsentRegistry):
                 "check that Redis is reachable at REDIS_URL"
             ) from err
 
+    @property
+    def client(self) -> redis.Redis:
+        """The redis-py client; other Redis stores on the same client can share a round trip."""
+        return self._client
+
     def get(self, customer_id: str) -> ConsentState:
         """Read the erased flag and the consent record in one round trip."""
 
         def read() -> list[object]:
             with self._client.pipeline(transaction=False) as pipe:
-                pipe.hexists(self._erased_key, customer_id)
-                pipe.hgetall(self._key(customer_id))
+                self.queue_get(pipe, customer_id)
                 return pipe.execute()
 
-        erased, fields = self._call("read consent", read)  # type: ignore[misc]
+        return self.decode_replies(self._call("read consent", read))  # type: ignore[arg-type]
+
+    def queue_get(self, pipe: Any, customer_id: str) -> None:
+        """Add the two reads of :meth:`get` to ``pipe``; pass their replies to :meth:`decode_replies`."""
+        pipe.hexists(self._erased_key, customer_id)
+        pipe.hgetall(self._key(customer_id))
+
+    def decode_replies(self, replies: Sequence[object]) -> ConsentState:
+        """Return the consent state from the replies of :meth:`queue_get`."""
+        erased, fields = replies
         if erased:
             return _ERASED
         return self._state(fields) or self.defaults
@@ -302,8 +316,12 @@ class RedisConsentRegistry(ConsentRegistry):
         return int(self._call("HLEN erased", self._client.hlen, self._erased_key))  # type: ignore[arg-type]
 
 
-def consent_registry_from_settings(settings: ServiceSettings) -> ConsentRegistry:
-    """Return a Redis registry when ``settings.redis_url`` is set, an in-memory one otherwise."""
+def consent_registry_from_settings(settings: ServiceSettings, *, client: redis.Redis | None = None) -> ConsentRegistry:
+    """Return a Redis registry when ``settings.redis_url`` is set, an in-memory one otherwise.
+
+    ``client`` reuses a Redis client (for example the profile store's, so that one round
+    trip can read both); a new one is connected when None.
+    """
     defaults = {
         "default_marketing": settings.consent_default_marketing,
         "default_personalisation": settings.consent_default_personalisation,
@@ -312,5 +330,6 @@ def consent_registry_from_settings(settings: ServiceSettings) -> ConsentRegistry
         return InMemoryConsentRegistry(**defaults)
     from engine.io.redis_stores import RedisSettings, connect_redis
 
-    client = connect_redis(RedisSettings(url=settings.redis_url, key_prefix=settings.redis_key_prefix))
+    if client is None:
+        client = connect_redis(RedisSettings(url=settings.redis_url, key_prefix=settings.redis_key_prefix))
     return RedisConsentRegistry(client, key_prefix=settings.redis_key_prefix, **defaults)

@@ -201,9 +201,22 @@ class RedisProfileStore(ProfileStore):
     def _key(self, customer_id: str) -> str:
         return f"{self._prefix}profile:{customer_id}"
 
+    @property
+    def client(self) -> redis.Redis:
+        """The redis-py client; other Redis stores on the same client can share a round trip."""
+        return self._client
+
     def get(self, customer_id: str) -> CustomerProfile | None:
         with _wrap_errors("GET profile", self._prefix):
             data = self._client.get(self._key(customer_id))
+        return self.decode_reply(data)
+
+    def queue_get(self, pipe: Any, customer_id: str) -> None:
+        """Add the read of :meth:`get` to ``pipe``; pass its reply to :meth:`decode_reply`."""
+        pipe.get(self._key(customer_id))
+
+    def decode_reply(self, data: bytes | None) -> CustomerProfile | None:
+        """Return the profile from a GET reply (None when the key was missing)."""
         return _decode_profile(data, self._prefix) if data is not None else None
 
     def get_many(self, customer_ids: Iterable[str]) -> dict[str, CustomerProfile]:
