@@ -2,8 +2,9 @@
 
 Insights and date-dependent insight signals depend only on the profile's state and on the
 customer's local day, so a dashboard requested again before a new event arrives, on the
-same day, can reuse them. An entry is keyed by customer id and stamped with the profile's
-revision, first-seen and last-event times and the day; any change of the stamp recomputes.
+same day, can reuse them. An entry is keyed by customer id. It is stamped with the
+profile's revision, first-seen and last-event times and the day, and any change of the
+stamp recomputes the value.
 
 A cache lives in one process. Erasure must clear it (pass :meth:`DerivedValueCache.forget`
 in ``extra_erasers``), and other replicas' caches cannot be reached from here: their

@@ -15,7 +15,7 @@ __all__ = ["read_customer", "shares_round_trip"]
 
 
 def shares_round_trip(profiles: ProfileStore, consent: ConsentRegistry) -> bool:
-    """Whether the profile store and the consent registry can be read in one Redis round trip."""
+    """Check whether the profile store and the consent registry can be read in one Redis round trip."""
     from engine.io.redis_stores import RedisProfileStore
 
     return (
