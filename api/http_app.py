@@ -68,7 +68,18 @@ def service_stats(service: DashboardService) -> dict[str, Any]:
             "service_only": counters.service_only,
             "consent_changes": counters.consent_changes,
             "erasures": counters.erasures,
-        }
+        },
+        "caches": {
+            name: {"hit": cache.hits, "miss": cache.misses}
+            for name, cache in (("insights", service.insight_cache), ("insight_signals", service.signal_cache))
+            if cache is not None
+        },
+        "decision_writer": {
+            "written": service.writer.stats.written,
+            "batches": service.writer.stats.batches,
+            "retries": service.writer.stats.retries,
+            "backlog": service.writer.backlog,
+        },
     }
 
 

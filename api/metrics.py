@@ -54,6 +54,23 @@ class StatsCollector:
             reward_sum.add_metric([offer], total)
         yield rewards
         yield reward_sum
+        lookups = CounterMetricFamily(
+            "offerloop_cache_lookups", "Insight cache lookups in this replica, by cache and result.", labels=["cache", "result"]
+        )
+        for cache, results in stats.get("caches", {}).items():
+            for result, count in results.items():
+                lookups.add_metric([cache, result], count)
+        yield lookups
+        writer = stats.get("decision_writer", {})
+        written = CounterMetricFamily(
+            "offerloop_decision_writer", "Decisions stored and published, write batches and retried batches.", labels=["kind"]
+        )
+        for kind in ("written", "batches", "retries"):
+            written.add_metric([kind], writer.get(kind, 0))
+        yield written
+        backlog = GaugeMetricFamily("offerloop_decision_writer_backlog", "Decisions waiting to be stored.")
+        backlog.add_metric([], writer.get("backlog", 0))
+        yield backlog
         workers = CounterMetricFamily("offerloop_worker_messages", "Messages handled by stream workers.", labels=["worker", "outcome"])
         for worker, counters in stats.get("workers", {}).items():
             for outcome, count in counters.items():

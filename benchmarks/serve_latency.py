@@ -136,6 +136,19 @@ def measure_freshness(url: str, bootstrap: str, rounds: int, headers: dict[str, 
     return delays
 
 
+def cache_lookups(url: str) -> dict[str, float]:
+    """Return the insight cache's hits and misses so far, read from /metrics."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts = {"hit": 0.0, "miss": 0.0}
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            if sample.name == "offerloop_cache_lookups_total" and sample.labels.get("cache") == "insights":
+                counts[sample.labels["result"]] += sample.value
+    return counts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load step")
@@ -186,6 +199,7 @@ def main() -> None:
                         run_load(url, concurrency=concurrency, seconds=args.seconds, users=who, headers=headers)
                     )
                     rows.append((name, concurrency, result))
+            lookups = cache_lookups(running.url)
             delays = measure_freshness(running.graphql_url, broker.bootstrap_servers, args.freshness_rounds, headers)
         finally:
             running.stop()
@@ -205,6 +219,9 @@ def main() -> None:
             f"{name:<12}{concurrency:>12}{result['requests']:>10}{result['errors']:>8}"
             f"{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}{result['per_s']:>9.0f}"
         )
+    total = lookups["hit"] + lookups["miss"]
+    if total:
+        print(f"insight cache: {lookups['hit'] / total:.1%} of {total:.0f} lookups were hits")
     print(f"freshness (feedback on Kafka -> first decision with the new snapshot): median {statistics.median(delays):.2f} s, max {max(delays):.2f} s over {len(delays)} rounds")
     print(json.dumps({"rows": [{"endpoint": n, "concurrency": c, **r} for n, c, r in rows], "freshness_median_s": statistics.median(delays)}))
 

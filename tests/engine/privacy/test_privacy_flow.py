@@ -79,6 +79,8 @@ def test_in_memory_flow_leaks_no_raw_value(tmp_path: Path, caplog: pytest.LogCap
     assert leaks(" ".join(result.graphql_bodies)) == []
     assert leaks(result.metrics_text) == []
     assert "offerloop_decisions_total 1.0" in result.metrics_text
+    assert 'offerloop_decision_writer_total{kind="written"} 1.0' in result.metrics_text
+    assert 'offerloop_cache_lookups_total{cache="insights",result="miss"} 1.0' in result.metrics_text
 
 
 @pytest.mark.kafka
