@@ -76,6 +76,14 @@ def _configure_ray_environment(settings: ServiceSettings) -> None:
     if settings.high_throughput:
         os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
         os.environ.setdefault("RAY_SERVE_ENABLE_HA_PROXY", "1")
+        # NOTE: Ray 2.60's HAProxy template binds its stats and metrics listeners to every
+        # interface, whatever http_host is; only their ports can be changed.
+        logger.warning(
+            "high_throughput: HAProxy also listens on all interfaces on ports %s (statistics) and %s "
+            "(Prometheus); firewall them or set OFFERLOOP_HIGH_THROUGHPUT=false on an exposed host",
+            os.environ.get("RAY_SERVE_HAPROXY_STATS_PORT", "8404"),
+            os.environ.get("RAY_SERVE_HAPROXY_METRICS_PORT", "9101"),
+        )
 
 
 def prepare_security(settings: ServiceSettings) -> tuple[ApiSecurityConfig, str | None]:

@@ -182,9 +182,9 @@ def header_matches(mapping: CsvMapping, header: tuple[str, ...]) -> float:
 
 def describe_mapping_help() -> str:
     return (
-        "pass csv_mapping=CsvMapping(date_column=..., amount_column=..., description_column=..., "
-        "default_currency=...) or the path of a YAML file with those fields, or add a named mapping "
-        f"to {MAPPINGS_PATH.relative_to(MAPPINGS_PATH.parents[2])}"
+        "pass --csv-mapping FILE on the command line (a YAML file with date_column, amount_column, "
+        "description_column and default_currency), csv_mapping=CsvMapping(...) in Python, or add a named "
+        f"mapping to {MAPPINGS_PATH.relative_to(MAPPINGS_PATH.parents[2])}"
     )
 
 
