@@ -23,6 +23,7 @@ from inspect import isawaitable
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, execute, parse, specified_rules, validate
+from graphql.error import GraphQLSyntaxError
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 
 from api.auth import AuthenticationError, PermissionDeniedError
@@ -140,8 +141,11 @@ async def execute_graphql(cache: DocumentCache, body: Any, context: dict[str, An
     document, errors = cache.get(query)
     if document is None:
         formatted = [error.formatted for error in errors]
+        # A query that does not parse gets GRAPHQL_PARSE_FAILED, the code other GraphQL servers use.
+        syntax = any(isinstance(error, GraphQLSyntaxError) for error in errors)
+        code = "GRAPHQL_PARSE_FAILED" if syntax else "GRAPHQL_VALIDATION_FAILED"
         for item in formatted:
-            item.setdefault("extensions", {})["code"] = "GRAPHQL_VALIDATION_FAILED"
+            item.setdefault("extensions", {})["code"] = code
         return {"errors": formatted}
 
     result = execute(

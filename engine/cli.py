@@ -173,7 +173,10 @@ def replay(
         counts = replay_file(file, bus, topic=topic)
     finally:
         bus.close()
-    typer.echo(f"published {counts['published']} events to {topic} at {servers} ({counts['unparseable']} lines without a customer_id were published unchanged)")
+    typer.echo(
+        f"published {counts['published']} lines to {topic} at {servers}; {counts['unparseable']} of them were "
+        "not JSON objects with a customer_id, went unchanged and will be dead-lettered with their reason"
+    )
 
 
 app.command("import")(import_command)

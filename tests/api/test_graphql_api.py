@@ -100,6 +100,16 @@ def test_depth_limit_rejects_deep_query() -> None:
     assert "query depth 3 exceeds the maximum of 2" in response.json()["errors"][0]["message"]
 
 
+def test_syntax_error_reports_parse_failure() -> None:
+    client = make_client()
+
+    response = client.graphql("{ personalizedDashboard(userId: ", key="reader")
+
+    assert response.status_code == 400, response.text
+    assert error_code(response) == "GRAPHQL_PARSE_FAILED"
+    assert "Syntax Error" in response.json()["errors"][0]["message"]
+
+
 def test_cost_limit_rejects_costly_query() -> None:
     client = make_client(security=make_security(max_cost=20))
 
