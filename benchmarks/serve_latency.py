@@ -84,20 +84,55 @@ async def run_load(
     }
 
 
-def load_customers(bootstrap: str, customers: int) -> list[str]:
+def load_customers(bootstrap: str, customers: int) -> tuple[list[str], int]:
+    """Publish the customers' histories on customer-events and return their ids and the event count."""
     bank = SyntheticBank(load_catalog(), load_reward_config(), n_customers=customers, seed=7, warmup_days=45)
     bus = build_bus(bootstrap)
     users = []
+    published = 0
     now = bank.start
     for raw_id in tqdm(bank.customer_ids, desc="publishing customer histories", unit="customer"):
         customer = pseudonymize(raw_id)
         for event in bank.events_until(raw_id, now):
             payload = event.model_copy(update={"customer_id": customer})
             bus.publish(TOPIC_CUSTOMER_EVENTS, event_to_json(payload), key=customer.encode())
+            published += 1
         users.append(raw_id)
     bus.flush()
     bus.close()
-    return users
+    return users, published
+
+
+def worker_messages(url: str, worker: str) -> float:
+    """Return how many messages one stream worker has handled so far, read from /metrics."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    handled = 0.0
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics", timeout=10).text):
+        for sample in family.samples:
+            labels = sample.labels
+            if sample.name == "offerloop_worker_messages_total" and labels.get("worker") == worker and labels.get("outcome") == "messages":
+                handled += sample.value
+    return handled
+
+
+def wait_for_profiles(url: str, published: int, timeout_s: float = 600.0) -> None:
+    """Wait until the profile worker has handled every published event, so the load runs on a quiet service.
+
+    Loading the histories is a backfill. Measured during it, the dashboard would share the
+    CPU with the worker folding tens of thousands of events.
+    """
+    deadline = time.monotonic() + timeout_s
+    with tqdm(total=published, desc="profile worker", unit="event") as bar:
+        while True:
+            handled = worker_messages(url, "profile-worker")
+            bar.update(int(handled) - bar.n)
+            if handled >= published:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the profile worker handled {handled:.0f} of {published} events in {timeout_s:.0f} s")
+            time.sleep(0.5)
 
 
 def measure_freshness(url: str, bootstrap: str, rounds: int, headers: dict[str, str]) -> list[float]:
@@ -183,13 +218,8 @@ def main() -> None:
         )
         running = start_service(settings)
         try:
-            users = load_customers(broker.bootstrap_servers, args.customers)
-            client = redis.Redis.from_url(args.redis_url)
-            deadline = time.monotonic() + 120
-            while client.get(f"{prefix}profiles:count") is None or int(client.get(f"{prefix}profiles:count") or 0) < len(users):
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
+            users, published = load_customers(broker.bootstrap_servers, args.customers)
+            wait_for_profiles(running.url, published)
             headers = {"Authorization": f"Bearer {running.admin_key}"}
             asyncio.run(run_load(running.graphql_url, concurrency=4, seconds=2, users=users, headers=headers))  # warm-up
             rows = []

@@ -29,7 +29,7 @@ from engine.config.offers import OfferCatalog, OfferSpec
 from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
 from engine.eligibility import CompiledCatalog
-from engine.events import CandidateScore, DecisionRecord, ShownOffer, ensure_aware, new_id
+from engine.events import CandidateScore, DecisionRecord, ShownOffer, construct_trusted, ensure_aware, new_id
 from engine.features import FeatureEncoder, compute_features
 from engine.derived_cache import DerivedValueCache
 from engine.insights.state import refresh_insight_signals, signal_day, write_signals
@@ -188,6 +188,8 @@ class DecisionEngine:
         mandatory = [offer for offer in eligible if offer.mandatory][:k]
         candidates = [offer for offer in eligible if not offer.mandatory]
         names = self.encoder.names
+        # Reasons and the record read features by their own names (``balance`` for ``balance:linear``).
+        base_names = self.encoder.base_names
         build_context = getattr(snapshot, "context_from_profile", None)
         if personalised and build_context is not None:
             context = build_context(profile, now, categories=self._categories)
@@ -208,21 +210,24 @@ class DecisionEngine:
         for position, offer in enumerate(mandatory, start=1):
             reason = explain_offer(
                 offer,
-                feature_names=names,
+                feature_names=base_names,
                 features=reason_features,
                 lifts=None,
                 deviations=None,
                 rule_features=tuple(self.compiled.rules[offer.id].names) if personalised else (),
                 currency=currency,
             )
-            item = ShownOffer.model_construct(
-                offer_id=offer.id,
-                position=position,
-                propensity=1.0,
-                score=0.0,
-                reason=reason.text,
-                reason_features=reason.features,
-                contributions={},
+            item = construct_trusted(
+                ShownOffer,
+                {
+                    "offer_id": offer.id,
+                    "position": position,
+                    "propensity": 1.0,
+                    "score": 0.0,
+                    "reason": reason.text,
+                    "reason_features": reason.features,
+                    "contributions": {},
+                },
             )
             shown.append(item)
             views.append(ShownOfferView(offer, item))
@@ -241,21 +246,24 @@ class DecisionEngine:
                 lifts = choice.contributions[index] if choice.contributions is not None else None
                 reason = explain_offer(
                     offer,
-                    feature_names=names,
+                    feature_names=base_names,
                     features=reason_features,
                     lifts=lifts if personalised else None,
                     deviations=deviations,
                     rule_features=tuple(self.compiled.rules[offer.id].names) if personalised else (),
                     currency=currency,
                 )
-                item = ShownOffer.model_construct(
-                    offer_id=offer.id,
-                    position=len(mandatory) + slot + 1,
-                    propensity=float(propensity),
-                    score=float(choice.scores[index]),
-                    reason=reason.text,
-                    reason_features=reason.features,
-                    contributions=feature_contributions(names, lifts) if personalised else {},
+                item = construct_trusted(
+                    ShownOffer,
+                    {
+                        "offer_id": offer.id,
+                        "position": len(mandatory) + slot + 1,
+                        "propensity": float(propensity),
+                        "score": float(choice.scores[index]),
+                        "reason": reason.text,
+                        "reason_features": reason.features,
+                        "contributions": feature_contributions(names, lifts) if personalised else {},
+                    },
                 )
                 shown.append(item)
                 views.append(ShownOfferView(offer, item))
@@ -268,22 +276,25 @@ class DecisionEngine:
                 for i, offer_id in enumerate(offer_ids)
             )
 
-        record = DecisionRecord.model_construct(
-            type="decision",
-            decision_id=decision_id or new_id(),
-            customer_id=customer_id,
-            ts=now,
-            channel=channel,
-            policy_id=snapshot.policy_id,
-            policy_version=int(snapshot.version),
-            context={name: float(features.get(name, 0.0)) for name in names} if personalised else {},
-            candidates=candidate_scores,
-            shown=tuple(shown),
-            slate_propensity=slate_propensity,
-            ineligible=ineligible,
-            eligible=tuple(offer.id for offer in eligible),
-            algorithm=str(snapshot.algorithm),
-            personalised=personalised,
-            marketing=marketing,
+        record = construct_trusted(
+            DecisionRecord,
+            {
+                "type": "decision",
+                "decision_id": decision_id or new_id(),
+                "customer_id": customer_id,
+                "ts": now,
+                "channel": channel,
+                "policy_id": snapshot.policy_id,
+                "policy_version": int(snapshot.version),
+                "context": {name: float(features.get(name, 0.0)) for name in self.encoder.raw_names} if personalised else {},
+                "candidates": candidate_scores,
+                "shown": tuple(shown),
+                "slate_propensity": slate_propensity,
+                "ineligible": ineligible,
+                "eligible": tuple(offer.id for offer in eligible),
+                "algorithm": str(snapshot.algorithm),
+                "personalised": personalised,
+                "marketing": marketing,
+            },
         )
         return Decision(record=record, offers=tuple(views), features=features)

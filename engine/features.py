@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -19,12 +19,14 @@ import numpy as np
 
 from engine.categories import FEATURE_SPEND_CATEGORIES
 from engine.errors import ConfigError
+from engine.insights.holdings import credit_lines
 from engine.profile import CustomerProfile, day_of
 
 __all__ = [
     "FEATURE_KINDS",
     "FEATURE_NAMES",
     "DEFAULT_POLICY_FEATURES",
+    "LINEAR_SUFFIX",
     "WEEKDAY_NAMES",
     "compute_features",
     "FeatureEncoder",
@@ -40,8 +42,14 @@ FEATURE_KINDS: dict[str, Kind] = {
     "balance": "money",
     **{f"spend_30d_{name}": "money" for name in FEATURE_SPEND_CATEGORIES},
     **{f"spend_56d_{name}": "money" for name in WEEKDAY_NAMES},
+    "spend_90d": "money",
+    "income_90d": "money",
+    **{f"spend_90d_{name}": "money" for name in FEATURE_SPEND_CATEGORIES},
+    "transfers_out_90d": "money",
     "weekend_spend_ratio": "ratio",
     "savings_rate_30d": "ratio",
+    "savings_rate_90d": "ratio",
+    "abroad_share": "ratio",
     "repayment_velocity": "ratio",
     "credit_utilisation": "ratio",
     "income_stability": "ratio",
@@ -52,7 +60,9 @@ FEATURE_KINDS: dict[str, Kind] = {
     "tenure_days": "days",
     "tx_count_30d": "count",
     "logins_30d": "count",
+    "logins_90d": "count",
     "overdraft_days_90d": "count",
+    "credit_lines_90d": "count",
     "impressions_7d": "count",
     "rejects_30d": "count",
     "has_salary": "flag",
@@ -112,13 +122,20 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
     weekend_per_day = (weekday[5] + weekday[6]) / 2.0
     weekday_per_day = sum(weekday[:5]) / 5.0
     features["weekend_spend_ratio"] = _ratio(weekend_per_day, weekday_per_day, default=1.0, cap=10.0)
-    if income_30d > 0:
-        savings_rate = max(-1.0, min(1.0, (income_30d - spend_30d) / income_30d))
-    elif spend_30d > 0:
-        savings_rate = -1.0  # spending with no income: the lowest rate
-    else:
-        savings_rate = 0.0
-    features["savings_rate_30d"] = savings_rate
+    features["savings_rate_30d"] = _savings_rate(income_30d, spend_30d)
+
+    # Three months smooth out what a single month shows by chance, such as a trip just
+    # before the 30-day window or a month with three fortnightly paydays.
+    spend_90d = max(w90["s"], 0.0)
+    income_90d = max(w90["i"], 0.0)
+    features["spend_90d"] = spend_90d
+    features["income_90d"] = income_90d
+    for name in FEATURE_SPEND_CATEGORIES:
+        features[f"spend_90d_{name}"] = max(w90["c"].get(name, 0.0), 0.0)
+    features["savings_rate_90d"] = _savings_rate(income_90d, spend_90d)
+    # Money sent to other accounts (a standing order to savings, payments to people). It
+    # counts as spend above, since it leaves the account.
+    features["transfers_out_90d"] = max(w90["c"].get("transfers_out", 0.0), 0.0)
     card_and_loan_spend = max(w90["s"], 0.0)
     features["repayment_velocity"] = _ratio(max(w90["r"], 0.0), card_and_loan_spend, default=0.0, cap=1.0)
     if profile.credit_limit and profile.balance is not None:
@@ -135,7 +152,9 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
     features["tenure_days"] = (stamp - profile.first_seen) / 86400.0 if profile.first_seen is not None else 0.0
     features["tx_count_30d"] = float(max(w30["n"], 0))
     features["logins_30d"] = float(max(w30["l"], 0))
+    features["logins_90d"] = float(max(w90["l"], 0))
     features["overdraft_days_90d"] = float(max(w90["neg"], 0))
+    features["credit_lines_90d"] = float(credit_lines(profile, now))
     week_ago = stamp - 7 * 86400
     month_ago = stamp - 30 * 86400
     impressions = 0
@@ -149,9 +168,22 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
     features["has_salary"] = 1.0 if any(entry[2] for entry in profile.salary) else 0.0
     home = max(profile.countries, key=profile.countries.__getitem__) if profile.countries else None
     features["travelling"] = 1.0 if home is not None and profile.last_country not in (None, home) else 0.0
+    # Location pings are counted over the whole profile, not per window. The most frequent
+    # country is taken as home, as in "travelling".
+    pings = sum(profile.countries.values())
+    features["abroad_share"] = 1.0 - profile.countries[home] / pings if home is not None and pings > 0 else 0.0
     for name, value in profile.extra.get("features", {}).items():
         features[name] = float(value)
     return features
+
+
+def _savings_rate(income: float, spend: float) -> float:
+    """Return the share of income left unspent, clipped to [-1, 1]."""
+    if income > 0:
+        return max(-1.0, min(1.0, (income - spend) / income))
+    if spend > 0:
+        return -1.0  # spending with no income: the lowest rate
+    return 0.0
 
 
 def _ratio(numerator: float, denominator: float, *, default: float, cap: float) -> float:
@@ -196,6 +228,12 @@ class FeatureEncoder:
     Money is encoded as sign(x) * log1p(|x|) / 8, so 3,000 in any currency is about 1.
     Days are capped at 90 and divided by 90, counts become log1p(x) / 3, and ratios and
     flags pass through, clipped to [-2, 10]. Non-finite values encode as 0.
+
+    A money feature named with the suffix ``:linear`` (``balance:linear``) is encoded on a
+    linear scale instead: thousands of the account's currency, clipped to [-2, 10]. The
+    log scale keeps a reward model steady across customers of very different means; the
+    linear one lets a linear model see that 20,000 on the account is far from 2,000,
+    which the log scale compresses to a step of 0.29.
     """
 
     names: tuple[str, ...]
@@ -204,11 +242,22 @@ class FeatureEncoder:
     def from_names(cls, names: Sequence[str] | str) -> "FeatureEncoder":
         """Build an encoder for ``names`` ('default' selects DEFAULT_POLICY_FEATURES)."""
         chosen = DEFAULT_POLICY_FEATURES if names == "default" else tuple(names)
-        unknown = [name for name in chosen if name not in FEATURE_KINDS]
+        unknown = [name for name in chosen if _base_name(name) not in FEATURE_KINDS]
         if unknown:
             raise ConfigError(
                 f"unknown feature(s) {', '.join(map(repr, unknown))} in the policy feature set; "
-                f"choose from: {', '.join(FEATURE_NAMES)}"
+                f"choose from: {', '.join(FEATURE_NAMES)}, or a money feature with the suffix {LINEAR_SUFFIX!r}"
+            )
+        wrong_suffix = [
+            name
+            for name in chosen
+            if ":" in name and (not name.endswith(LINEAR_SUFFIX) or FEATURE_KINDS[_base_name(name)] != "money")
+        ]
+        if wrong_suffix:
+            raise ConfigError(
+                f"feature(s) {', '.join(map(repr, wrong_suffix))}: only money features take a suffix, and the only "
+                f"suffix is {LINEAR_SUFFIX!r}; money features are: "
+                f"{', '.join(name for name, kind in FEATURE_KINDS.items() if kind == 'money')}"
             )
         if len(set(chosen)) != len(chosen):
             raise ConfigError(f"the policy feature set lists a feature twice: {list(chosen)}")
@@ -216,7 +265,19 @@ class FeatureEncoder:
 
     def __post_init__(self) -> None:
         # (name, transform) pairs resolved once, so encode() is one pass of plain calls.
-        object.__setattr__(self, "_pairs", tuple((name, _TRANSFORMS[FEATURE_KINDS[name]]) for name in self.names))
+        pairs = []
+        for name in self.names:
+            base = _base_name(name)
+            transform = _linear_money if name.endswith(LINEAR_SUFFIX) else _TRANSFORMS[FEATURE_KINDS[base]]
+            pairs.append((base, transform))
+        object.__setattr__(self, "_pairs", tuple(pairs))
+        object.__setattr__(self, "base_names", tuple(base for base, _ in pairs))
+        object.__setattr__(self, "raw_names", tuple(dict.fromkeys(base for base, _ in pairs)))
+
+    # Set in __post_init__: the feature each context entry reads (``balance`` for
+    # ``balance:linear``), and the same without repeats, in order.
+    base_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    raw_names: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     @property
     def dim(self) -> int:
@@ -232,6 +293,17 @@ class FeatureEncoder:
             values.append(transform(value) if math.isfinite(value) else 0.0)
         values.append(1.0)
         return np.array(values)
+
+
+LINEAR_SUFFIX = ":linear"
+
+
+def _base_name(name: str) -> str:
+    return name.split(":", 1)[0]
+
+
+def _linear_money(value: float) -> float:
+    return max(-2.0, min(10.0, value / 1000.0))
 
 
 def _money(value: float) -> float:

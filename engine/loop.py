@@ -119,7 +119,10 @@ class DecisionLoop:
         return result
 
     def ingest_many(self, events: Sequence[Any]) -> list[ApplyResult]:
-        """Apply events in order, with one store update per run of events of the same customer."""
+        """Apply events in order, with one store update per run of events of the same customer.
+
+        Each run rebuilds the customer's insight signals once, after its last event.
+        """
         results: list[ApplyResult] = []
         start = 0
         while start < len(events):
@@ -131,7 +134,12 @@ class DecisionLoop:
             categories = [self.categorizer(e) if isinstance(e, TransactionEvent) else None for e in batch]
 
             def apply_all(profile: CustomerProfile) -> list[ApplyResult]:
-                return [profile.apply(event, category=category) for event, category in zip(batch, categories)]
+                results = [
+                    profile.apply(event, category=category, refresh_insights=False)
+                    for event, category in zip(batch, categories)
+                ]
+                profile.refresh_insights()
+                return results
 
             for result in self.profiles.update(customer_id, apply_all):
                 self._count(result)

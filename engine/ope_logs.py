@@ -242,11 +242,11 @@ def to_bandit_feedback(
         if first is None or not record.candidates or first.offer_id not in {c.offer_id for c in record.candidates}:
             skipped += 1
             continue
-        missing = [name for name in encoder.names if name not in record.context]
+        missing = [name for name in encoder.raw_names if name not in record.context]
         if missing:
             raise InvalidInputError(
                 f"decision {record.decision_id} lacks context feature(s) {missing}; the evaluated policy needs "
-                f"{list(encoder.names)}. Evaluate with a policy whose features the logging policy recorded"
+                f"{list(encoder.raw_names)}. Evaluate with a policy whose features the logging policy recorded"
             )
         unknown = [offer.offer_id for offer in (*record.candidates, *record.shown) if offer.offer_id not in index_of]
         if unknown:

@@ -30,7 +30,7 @@ from engine.events import (
     OfferFeedbackEvent,
     TransactionEvent,
 )
-from engine.insights.state import update_insight_state
+from engine.insights.state import refresh_insight_state, update_insight_state
 
 __all__ = ["HORIZON_DAYS", "WINDOWS", "CustomerProfile", "ApplyResult", "day_of", "event_hash"]
 
@@ -171,7 +171,7 @@ class CustomerProfile:
                 window["c"][name] = window["c"].get(name, 0.0) + amount
 
     # ---------------------------------------------------------------- events
-    def apply(self, event: Any, *, category: str | None = None) -> ApplyResult:
+    def apply(self, event: Any, *, category: str | None = None, refresh_insights: bool = True) -> ApplyResult:
         """Apply one customer or feedback event.
 
         Args:
@@ -179,6 +179,8 @@ class CustomerProfile:
                 OfferFeedbackEvent for this customer.
             category: the transaction's category when the caller categorised it;
                 otherwise ``event.category`` or ``"other"``/``"other_income"``.
+            refresh_insights: False defers the rebuild of the insight signals; call
+                :meth:`refresh_insights` after the last event of the batch.
         """
         ts: datetime = event.ts
         day = day_of(ts)
@@ -216,7 +218,7 @@ class CustomerProfile:
         self.seen.add(key)
         self.revision += 1
         if isinstance(event, (TransactionEvent, BalanceSnapshotEvent)):
-            update_insight_state(self, event, category)
+            update_insight_state(self, event, category, refresh=refresh_insights)
         return ApplyResult(True)
 
     def _apply_transaction(self, event: TransactionEvent, day: int, stamp: float, category: str | None) -> None:
@@ -257,6 +259,10 @@ class CustomerProfile:
             self.balance_at = stamp
         if balance < 0:
             self._bucket_delta(day, {"neg": 1})
+
+    def refresh_insights(self) -> None:
+        """Rebuild the insight signals that ``apply(..., refresh_insights=False)`` deferred."""
+        refresh_insight_state(self)
 
     def apply_feedback(self, offer_id: str, feedback: str, stamp: float) -> None:
         """Record an impression, reject or accept in the offer-fatigue counters."""

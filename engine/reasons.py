@@ -37,8 +37,25 @@ REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
     "spend_30d_travel": ("you spent {money} on travel in the last 30 days", "you rarely spend on travel"),
     "spend_30d_entertainment": ("you spent {money} on entertainment in the last 30 days", None),
     "spend_30d_cash": ("you withdrew {money} in cash in the last 30 days", None),
+    "spend_90d": ("you spent {money} in the last 90 days", "your spending was a modest {money} in the last 90 days"),
+    "income_90d": ("{money} came into your account in the last 90 days", "your income in the last 90 days was low ({money})"),
+    "spend_90d_groceries": ("you spent {money} on groceries in the last 90 days", "you spend little on groceries"),
+    "spend_90d_dining": ("you spent {money} eating out in the last 90 days", "you rarely eat out"),
+    "spend_90d_transport": ("you spent {money} on transport in the last 90 days", "you spend little on transport"),
+    "spend_90d_utilities": ("your bills came to {money} in the last 90 days", None),
+    "spend_90d_subscriptions": ("you paid {money} in subscriptions in the last 90 days", "you have few subscriptions"),
+    "spend_90d_shopping": ("you spent {money} shopping in the last 90 days", "you spend little on shopping"),
+    "spend_90d_travel": ("you spent {money} on travel in the last 90 days", "you rarely spend on travel"),
+    "spend_90d_entertainment": ("you spent {money} on entertainment in the last 90 days", None),
+    "spend_90d_cash": ("you withdrew {money} in cash in the last 90 days", None),
+    "transfers_out_90d": ("you transferred {money} out of this account in the last 90 days", None),
     "weekend_spend_ratio": ("you spend more at weekends than on weekdays", "you spend more on weekdays than at weekends"),
     "savings_rate_30d": ("you kept {percent} of your income last month", "you saved little of your income last month"),
+    "savings_rate_90d": (
+        "you kept {percent} of your income over the last three months",
+        "you saved little of your income over the last three months",
+    ),
+    "abroad_share": ("you are often abroad", None),
     "repayment_velocity": ("you repay your credit quickly", "your credit repayments are slow"),
     "credit_utilisation": ("you use {percent} of your credit limit", "you use little of your credit limit"),
     "income_stability": ("your income arrives regularly", "your income varies from month to month"),
@@ -49,7 +66,9 @@ REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
     "tenure_days": ("you have banked with us for {days} days", "you are new to the bank"),
     "tx_count_30d": ("you made {count} payments in the last 30 days", None),
     "logins_30d": ("you opened the app {count} times in the last 30 days", None),
+    "logins_90d": ("you opened the app {count} times in the last 90 days", None),
     "overdraft_days_90d": ("your account was overdrawn on {count} days in the last 90", "you have stayed out of your overdraft"),
+    "credit_lines_90d": ("you repaid {count} loans, cards or instalment plans in the last 90 days", "you have little credit to repay"),
     "impressions_7d": (None, None),
     "rejects_30d": (None, None),
     "has_salary": ("your salary is paid into this account", "no regular salary is paid into this account"),
@@ -78,12 +97,15 @@ def describe_feature(name: str, value: float, high: bool, currency: str) -> str 
     template = high_text if high else low_text
     if template is None:
         return None
-    return template.format(
-        money=f"{abs(value):,.0f} {currency}",
-        percent=f"{max(value, 0.0) * 100:.0f}%",
-        days=f"{value:.0f}",
-        count=f"{value:.0f}",
-    )
+    # A template has at most one placeholder, so only that one is formatted.
+    if "{money}" in template:
+        return template.format(money=f"{abs(value):,.0f} {currency}")
+    if "{percent}" in template:
+        return template.format(percent=f"{max(value, 0.0) * 100:.0f}%")
+    if "{days}" in template or "{count}" in template:
+        whole = f"{value:.0f}"
+        return template.format(days=whole, count=whole)
+    return template
 
 
 def explain_offer(

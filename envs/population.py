@@ -11,14 +11,16 @@ up in the transactions the generator emits, and so in the engine's features:
 ========================  =============================================================
 trait                     visible through
 ========================  =============================================================
-``income``                ``income_30d``, ``spend_30d``
+``income``                ``income_30d``, ``income_90d``, ``spend_30d``
 ``income_stability``      ``has_salary``, ``income_stability`` (salaried vs freelance)
-``travel``                ``spend_30d_travel``, ``travelling`` (geo pings abroad)
-``savings``               ``savings_rate_30d``, ``balance``
+``travel``                ``spend_30d_travel``, ``spend_90d_travel``, ``travelling`` and
+                          ``abroad_share`` (geo pings abroad)
+``savings``               ``savings_rate_30d``, ``savings_rate_90d``, ``balance``
 ``credit_appetite``       ``repayment_velocity`` (loan, card and BNPL repayments)
 ``overdraft``             ``overdraft_days_90d``, ``balance``, ``credit_utilisation``
-``engagement``            ``logins_30d``, ``days_since_login``
-``household``             ``spend_30d_groceries``
+``engagement``            ``logins_30d``, ``logins_90d``, ``days_since_login``
+``household``             ``spend_30d_groceries``, ``spend_90d_utilities`` (energy, phone
+                          and internet grow with household size)
 ``weekend_spending``      ``weekend_spend_ratio``
 ========================  =============================================================
 """
@@ -43,6 +45,7 @@ from envs.merchants import (
     Place,
     SubscriptionPlan,
 )
+from envs.trips import HOME_SPEND_WHILE_AWAY, away_share, expected_monthly_trip_cost
 
 __all__ = [
     "TRAIT_NAMES",
@@ -68,6 +71,8 @@ TRAIT_NAMES: tuple[str, ...] = (
 )
 PAY_CADENCES: tuple[str, ...] = ("monthly", "biweekly", "irregular", "pension")
 LAST_DAY_OF_MONTH = 31
+# Planned savings rate above which a customer keeps a standing order to a savings account.
+SAVER_RATE = 0.02
 
 # Shares of the discretionary budget before individual noise, by engine category.
 _BASE_SHARES: dict[str, float] = {
@@ -284,6 +289,9 @@ class CustomerTraits:
         loan_installment: monthly consumer-loan installment (0 without a loan).
         card_repayment: typical monthly credit-card repayment (0 without a card).
         bnpl_per_month: expected buy-now-pay-later installments a month.
+        savings_transfer: monthly standing order to the customer's savings account, in
+            EUR; a saver moves part of the planned savings there (0 for non-savers).
+        savings_transfer_day: day of the month of that standing order.
         budgets: monthly discretionary budget by engine category.
         merchants: favourite merchants by engine category.
         weekend_skew: weekend to weekday intensity of dining, entertainment and shopping.
@@ -319,6 +327,8 @@ class CustomerTraits:
     loan_installment: float
     card_repayment: float
     bnpl_per_month: float
+    savings_transfer: float
+    savings_transfer_day: int
     budgets: dict[str, float]
     merchants: dict[str, tuple[Merchant, ...]]
     weekend_skew: float
@@ -431,12 +441,20 @@ def _sample_customer(index: int, segment: SegmentSpec, rng: np.random.Generator)
     fixed += bnpl_per_month * 45.0
     # The discretionary budget keeps at least a fifth of income for food and daily life,
     # so a stretched customer with high fixed costs ends up spending more than earned.
-    discretionary = max(0.2 * (income + family_support), (income + family_support) * (1.0 - savings_rate) - fixed)
+    daily_life = 0.2 * (income + family_support)
+    discretionary = max(daily_life, (income + family_support) * (1.0 - savings_rate) - fixed)
     # Frequent travellers also spend on travel between trips: long-distance trains,
     # coaches, airport parking and hotels at home.
     travel_budget = min(0.5 * discretionary, 30.0 * trips * (income / 3000.0) ** 0.5)
-    budgets = _budgets(discretionary - travel_budget, household, weekend_skew, rng)
+    # Trips abroad are paid from the same plan: their expected cost comes off the budgets
+    # at home, which are raised for the days abroad, when spending at home nearly stops.
+    # Daily life keeps its fifth of income, so a heavy traveller on a tight plan overspends.
+    trip_cost = expected_monthly_trip_cost(trips, income, home)
+    at_home = max(daily_life, discretionary - travel_budget - trip_cost)
+    budgets = _budgets(at_home, household, weekend_skew, rng)
     budgets["travel"] = travel_budget
+    at_home_share = 1.0 - (1.0 - HOME_SPEND_WHILE_AWAY) * away_share(trips)
+    budgets = {name: budget / at_home_share for name, budget in budgets.items()}
 
     merchants = {
         "groceries": tuple(
@@ -446,6 +464,13 @@ def _sample_customer(index: int, segment: SegmentSpec, rng: np.random.Generator)
     for category, options in DISCRETIONARY_MERCHANTS.items():
         picks = rng.choice(len(options), size=min(3, len(options)), replace=False)
         merchants[category] = tuple(options[int(pick)] for pick in picks)
+
+    # Savers pay themselves first: a standing order the day after payday moves part of the
+    # planned savings out of the current account, where the rest builds up.
+    savings_transfer = 0.0
+    if savings_rate > SAVER_RATE:
+        savings_transfer = float(round(savings_rate * (income + family_support) * rng.uniform(0.4, 0.9), -1))
+    savings_transfer_day = pay_day + 1 if cadence in ("monthly", "pension") and pay_day < 28 else 1
 
     latent = (
         math.log(income + family_support),
@@ -477,6 +502,8 @@ def _sample_customer(index: int, segment: SegmentSpec, rng: np.random.Generator)
         loan_installment=loan_installment,
         card_repayment=card_repayment,
         bnpl_per_month=bnpl_per_month,
+        savings_transfer=savings_transfer,
+        savings_transfer_day=savings_transfer_day,
         budgets=budgets,
         merchants=merchants,
         weekend_skew=weekend_skew,

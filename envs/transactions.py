@@ -34,6 +34,19 @@ from engine.events import Event
 from envs.arrivals import LoginSchedule
 from envs.merchants import ABROAD_MERCHANTS, DESTINATIONS, TRAVEL_BOOKING_MERCHANTS, UTILITY_PROVIDERS, Place
 from envs.population import LAST_DAY_OF_MONTH, CustomerTraits
+from envs.trips import (
+    ABROAD_CASH_NOTES,
+    ABROAD_SPREAD,
+    BOOKING_SPREAD,
+    BOOKINGS_PER_TRIP,
+    CASH_WITHDRAWAL_PROBABILITY,
+    FX_FEE_RATE,
+    HOME_SPEND_WHILE_AWAY,
+    PURCHASES_PER_DAY_ABROAD,
+    TRIP_BASE_DAYS,
+    TRIP_EXTRA_DAYS,
+    price_level,
+)
 
 __all__ = ["BLOCK_DAYS", "CustomerStream"]
 
@@ -41,7 +54,7 @@ BLOCK_DAYS = 14
 SECONDS_PER_DAY = 86400
 CURRENCY = "EUR"
 BANK_NAME = "OFFERLOOP BANK"
-FX_FEE_RATE = 0.0175
+SAVINGS_ACCOUNT = "OFFERLOOP SAVINGS"
 GEO_PING_ON_LOGIN = 0.6
 DAYS_PER_MONTH = 30.4
 _UTC = timezone.utc
@@ -77,8 +90,6 @@ _HOURS: dict[str, tuple[float, float]] = {
     "cash": (8.0, 22.0),
     "travel": (6.0, 22.0),
 }
-# Spend at home falls to this share on days spent abroad.
-_HOME_SPEND_WHILE_AWAY = 0.15
 # Statement month names, fixed in English whatever the process locale.
 _MONTH_NAMES = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 # Cash withdrawal amounts in EUR, drawn uniformly.
@@ -180,7 +191,7 @@ class CustomerStream:
         if category == "groceries":
             return 18.0 + 9.0 * self.traits.household_size
         if category == "cash":
-            return 60.0
+            return sum(_CASH_NOTES) / len(_CASH_NOTES)
         merchants = self.traits.merchants[category]
         return sum(merchant.ticket for merchant in merchants) / len(merchants)
 
@@ -292,6 +303,11 @@ class CustomerStream:
                 items, midnight + 4 * 3600, _DEBIT, -_cents(traits.loan_installment), "loan_repayment", BANK_NAME,
                 f"CONSUMER LOAN INSTALMENT {month}", None,
             )
+        if traits.savings_transfer > 0 and _is_debit_day(today, traits.savings_transfer_day):
+            self._add(
+                items, midnight + 5 * 3600, _DEBIT, -_cents(traits.savings_transfer), "transfers_out", SAVINGS_ACCOUNT,
+                f"STANDING ORDER TO SAVINGS {month}", None,
+            )
         if traits.card_repayment > 0 and _is_debit_day(today, 10):
             amount = traits.card_repayment * float(rng.lognormal(-0.03, 0.25))
             self._add(
@@ -324,7 +340,7 @@ class CustomerStream:
         rng = self._rng
         weekday0 = (self._origin_date + timedelta(days=first_day)).weekday()
         weekdays = [(weekday0 + offset) % 7 for offset in range(BLOCK_DAYS)]
-        away = np.array([_HOME_SPEND_WHILE_AWAY if trip is not None else 1.0 for trip in trips])
+        away = np.array([HOME_SPEND_WHILE_AWAY if trip is not None else 1.0 for trip in trips])
 
         # rates: shape (BLOCK_DAYS, n_categories), expected payments per day and category.
         rates = self._weight_matrix[weekdays] * self._rate_vector * away[:, None]
@@ -413,17 +429,17 @@ class CustomerStream:
         rng = self._rng
         self._trips = [trip for trip in self._trips if trip[1] >= first_day - 1]
         count = int(rng.poisson(traits.trips_per_year * BLOCK_DAYS / 365.0))
-        price_level = min(2.5, max(0.5, traits.monthly_income / 3000.0)) ** 0.5
+        level = price_level(traits.monthly_income)
         for _ in range(count):
             start = first_day + int(rng.integers(14, 57))
-            length = 2 + int(rng.poisson(4.0))
+            length = TRIP_BASE_DAYS + int(rng.poisson(TRIP_EXTRA_DAYS))
             place = self._destinations[int(rng.choice(len(self._destinations), p=self._destination_p))]
             self._trips.append((start, start + length - 1, place))
             booked_on = first_day + int(rng.integers(0, BLOCK_DAYS))
             midnight = self._local_midnight(booked_on)
-            for merchant_index in rng.choice(len(TRAVEL_BOOKING_MERCHANTS), size=2, replace=False):
+            for merchant_index in rng.choice(len(TRAVEL_BOOKING_MERCHANTS), size=BOOKINGS_PER_TRIP, replace=False):
                 merchant = TRAVEL_BOOKING_MERCHANTS[int(merchant_index)]
-                amount = merchant.ticket * price_level * float(rng.lognormal(-0.05, 0.3))
+                amount = merchant.ticket * level * float(rng.lognormal(*BOOKING_SPREAD))
                 self._add(
                     items, midnight + rng.uniform(19, 23) * 3600, _CARD, -_cents(amount), "travel", merchant.name,
                     f"CARD PAYMENT {merchant.name} BOOKING {place.city.upper()}", merchant.mcc,
@@ -433,10 +449,10 @@ class CustomerStream:
         rng = self._rng
         city = place.city.upper()
         self._add(items, midnight + rng.uniform(8, 11) * 3600, _GEO, place.country, place.lat, place.lon)
-        count = int(rng.poisson(2.5))
+        count = int(rng.poisson(PURCHASES_PER_DAY_ABROAD))
         picks = rng.integers(0, len(ABROAD_MERCHANTS), count)
         hours = rng.uniform(9, 23, count)
-        spreads = rng.lognormal(-0.1, 0.45, count)
+        spreads = rng.lognormal(*ABROAD_SPREAD, count)
         for pick, hour, spread in zip(picks, hours, spreads):
             category, template, mcc, ticket = ABROAD_MERCHANTS[int(pick)]
             name = template.format(city=city)
@@ -449,9 +465,9 @@ class CustomerStream:
             fee_cents = max(1, round(cents * FX_FEE_RATE))
             fee = (-fee_cents, "fees", BANK_NAME, f"FX FEE {place.currency} {name}", None)
             self._add(items, stamp, _CARD, -cents, category, name, f"{description} {place.currency}", mcc, fee)
-        if rng.random() < 0.3:
+        if rng.random() < CASH_WITHDRAWAL_PROBABILITY:
             self._add(
-                items, midnight + rng.uniform(10, 18) * 3600, _CASH, -int(rng.choice((50, 100, 200))) * 100, "cash",
+                items, midnight + rng.uniform(10, 18) * 3600, _CASH, -int(rng.choice(ABROAD_CASH_NOTES)) * 100, "cash",
                 f"ATM {city}", f"CASH WITHDRAWAL ATM {city} {place.country}", "6011",
             )
 

@@ -8,8 +8,9 @@ Both read a ridge posterior (see :mod:`policies.ridge`), per offer or shared ove
   deterministically unless ``exploration.min_propensity_share`` mixes in uniform picks.
 * :class:`LinTSSnapshot` estimates how often each candidate wins under posterior draws,
   after S. Agrawal and N. Goyal, "Thompson Sampling for Contextual Bandits with Linear
-  Payoffs", ICML 2013 (arXiv:1209.3352). It samples the slate from those frequencies, so
-  that the logged propensities are exact for the randomisation actually used.
+  Payoffs", ICML 2013 (arXiv:1209.3352). It samples each position from those frequencies
+  among the candidates not yet placed, so that the logged propensities are exact for the
+  randomisation actually used.
 
 :class:`LinearLearner` owns the mutable model and publishes the snapshots.
 """
@@ -41,7 +42,7 @@ from policies.ridge import (
     SharedRidgeParams,
     score_contributions,
 )
-from policies.slate_draws import draw_greedy_slate, draw_plackett_luce_slate, slate_choice_of
+from policies.slate_draws import draw_greedy_slate, draw_thompson_slate, slate_choice_of
 from policies.snapshot_base import SnapshotBase
 
 __all__ = ["LinearSnapshot", "LinUCBSnapshot", "LinTSSnapshot", "LinearLearner"]
@@ -169,18 +170,24 @@ class LinTSSnapshot(LinearSnapshot):
     1. Draw ``S = exploration.samples`` posterior samples of every candidate's score
        (per offer: independent ``N(x . theta_i, s^2 x^T A_inv_i x)``; shared: the joint
        Gaussian ``N(Phi theta, s^2 Phi A_inv Phi^T)``), with ``s = exploration.posterior_scale``.
-    2. Multiply by the multipliers; ``p_i`` is the share of samples in which candidate
-       ``i`` has the highest value, an exact tie splitting the sample equally.
-    3. Mix in the floor: ``p = (1 - share) * p + share / n``, with
-       ``share = exploration.min_propensity_share``.
-    4. Draw the slate from ``p`` by Plackett-Luce sequential sampling
-       (:func:`~policies.slate_draws.draw_plackett_luce_slate`).
+    2. Multiply by the multipliers.
+    3. Fill the positions in turn (:func:`~policies.slate_draws.draw_thompson_slate`):
+       ``p_i`` is the share of samples in which candidate ``i`` has the highest value
+       among the candidates not yet placed, an exact tie splitting the sample equally;
+       mix in the floor, ``p = (1 - share) * p + share / m`` over the ``m`` remaining
+       candidates with ``share = exploration.min_propensity_share``; draw one from ``p``.
 
-    The logged propensities are the Plackett-Luce conditional probabilities, exact for the
-    draw made, and ``first_position_dist = p``. ``p`` itself is a Monte Carlo estimate of
-    the Thompson sampling probabilities, with standard error up to ``0.5 / sqrt(S)``.
-    With ``share = 0`` a candidate that wins no sample has probability 0; once only such
-    candidates remain, further positions go to the best posterior mean times multiplier.
+    The logged propensities are these conditional probabilities, exact for the draw made,
+    and ``first_position_dist`` is ``p`` at position 1. ``p`` itself is a Monte Carlo
+    estimate of the Thompson sampling probabilities, with standard error up to
+    ``0.5 / sqrt(S)``. With ``share = 0`` a candidate that wins no sample among those
+    remaining has probability 0 at that position.
+
+    Computing ``p`` again after each placement matters for slates: the floor then spreads
+    ``share`` over the remaining candidates instead of replacing the ranking. Drawing
+    later positions from the position-1 frequencies would make them nearly uniform
+    whenever one candidate wins almost every sample, because the others then hold
+    little more than the floor.
     """
 
     @classmethod
@@ -206,23 +213,8 @@ class LinTSSnapshot(LinearSnapshot):
         values, may_tie = params.sample_values(
             x, rows, means, weights, exploration.posterior_scale, exploration.samples, rng
         )
-        win_share = _win_frequencies(values, may_tie)
-        share = exploration.min_propensity_share
-        if share > 0.0:
-            win_share *= 1.0 - share
-            win_share += share / len(rows)
-        draw = draw_plackett_luce_slate(win_share, k, rng=rng, fallback_values=means * weights)
+        draw = draw_thompson_slate(values, k, share=exploration.min_propensity_share, rng=rng, may_tie=may_tie)
         return slate_choice_of(draw, means, score_contributions(coefficients, x, params.context_mean))
-
-
-def _win_frequencies(values: np.ndarray, may_tie: bool) -> np.ndarray:
-    """Return the share of rows of ``values`` in which each column is the maximum."""
-    n_samples, n = values.shape
-    if not may_tie:
-        return np.bincount(values.argmax(axis=1), minlength=n) / n_samples
-    winners = values == values.max(axis=1, keepdims=True)
-    n_winners = winners.sum(axis=1, keepdims=True)
-    return (winners / n_winners).mean(axis=0)
 
 
 class LinearLearner(BanditLearner):

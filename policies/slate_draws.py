@@ -1,11 +1,13 @@
 """Slate draws that return the exact probability of every placement they make.
 
-Two randomisations cover every policy in this package:
+Three randomisations cover every policy in this package:
 
 * :func:`draw_greedy_slate`: at each position, place the best remaining candidate, except
   that a share of the probability is spread uniformly over the remaining candidates.
 * :func:`draw_plackett_luce_slate`: sequential sampling without replacement with
   probability proportional to a weight (the Plackett-Luce model).
+* :func:`draw_thompson_slate`: at each position, place a candidate with the probability
+  that it scores highest among the remaining ones in a set of posterior draws.
 
 Both loop over Python lists because a slate has a few positions and a few dozen
 candidates: list arithmetic is faster than numpy's per-call overhead at that size.
@@ -23,7 +25,7 @@ import numpy as np
 from engine.errors import InvalidInputError
 from policies.base import SlateChoice
 
-__all__ = ["SlateDraw", "draw_greedy_slate", "draw_plackett_luce_slate", "slate_choice_of"]
+__all__ = ["SlateDraw", "draw_greedy_slate", "draw_plackett_luce_slate", "draw_thompson_slate", "slate_choice_of"]
 
 
 class SlateDraw(NamedTuple):
@@ -120,6 +122,69 @@ def draw_plackett_luce_slate(
         weight_list[index] = 0.0
         remaining.remove(index)
     return SlateDraw(tuple(order), tuple(propensities), first_position_dist)
+
+
+def draw_thompson_slate(
+    values: np.ndarray,
+    k: int,
+    *,
+    share: float,
+    rng: np.random.Generator,
+    may_tie: bool = True,
+) -> SlateDraw:
+    """Draw ``min(k, n)`` candidates, each with its share of wins among the candidates left.
+
+    ``values`` holds ``S`` posterior draws of every candidate's value. At a position with
+    the set ``R`` of remaining candidates, candidate ``j`` is placed with probability::
+
+        P(j) = (1 - share) * w_j(R) + share / |R|
+
+    where ``w_j(R)`` is the fraction of draws in which ``j`` has the highest value within
+    ``R`` (an exact tie splits the draw equally). Position 1 is thus Thompson sampling
+    with ``S`` draws, and every later position is Thompson sampling over the candidates
+    not yet placed, with the same draws. The logged propensities are these conditional
+    probabilities, exact for the draw made; with ``share > 0`` every remaining candidate
+    keeps at least ``share / |R|`` at every position.
+
+    Args:
+        values: shape ``(S, n)``, finite; higher is better.
+        k: slate size requested; at most ``n`` candidates are placed.
+        share: probability in [0, 1] spread uniformly over the remaining candidates.
+        rng: source of randomness for the placements (the draws are already made).
+        may_tie: False when no two columns can be exactly equal in a row, which allows a
+            faster count of the winners.
+    """
+    n = values.shape[1]
+    remaining = list(range(n))
+    order: list[int] = []
+    propensities: list[float] = []
+    first_position_dist = np.zeros(n)
+    for position in range(min(k, n)):
+        columns = values if position == 0 else values[:, remaining]
+        probabilities = _win_frequencies(columns, may_tie)
+        if share > 0.0:
+            probabilities *= 1.0 - share
+            probabilities += share / len(remaining)
+        cumulative = list(itertools.accumulate(probabilities.tolist()))
+        if position == 0:
+            first_position_dist = probabilities / cumulative[-1]
+        slot = bisect.bisect_right(cumulative, rng.random() * cumulative[-1])
+        # bisect_right never lands on a zero probability unless u rounded up to the total.
+        if slot >= len(remaining):
+            slot = max(j for j in range(len(remaining)) if probabilities[j] > 0.0)
+        order.append(remaining.pop(slot))
+        propensities.append(min(1.0, float(probabilities[slot]) / cumulative[-1]))
+    return SlateDraw(tuple(order), tuple(propensities), first_position_dist)
+
+
+def _win_frequencies(values: np.ndarray, may_tie: bool) -> np.ndarray:
+    """Return the share of rows of ``values`` in which each column is the maximum."""
+    n_samples, n = values.shape
+    if not may_tie:
+        return np.bincount(values.argmax(axis=1), minlength=n) / n_samples
+    winners = values == values.max(axis=1, keepdims=True)
+    n_winners = winners.sum(axis=1, keepdims=True)
+    return (winners / n_winners).mean(axis=0)
 
 
 def slate_choice_of(draw: SlateDraw, scores: np.ndarray, contributions: np.ndarray | None) -> SlateChoice:

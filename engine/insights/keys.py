@@ -24,6 +24,9 @@ __all__ = [
     "KEY_SEGMENT",
     "KEY_LIFE_EVENT",
     "KEY_SLOW_CHECK",
+    "KEY_PENDING",
+    "PENDING_TABLE",
+    "PENDING_PLAN",
     "SIGNAL_OVERDRAFT_RISK",
     "SIGNAL_DAYS_TO_OVERDRAFT",
     "SIGNAL_SUBSCRIPTION_DUE_TOMORROW",
@@ -55,6 +58,10 @@ KEY_INCOME_DAYS = "inc"  # local days of the latest income credits
 KEY_SEGMENT = "seg"  # [segment id, local day assigned]
 KEY_LIFE_EVENT = "life"  # [event name, score, local day detected]
 KEY_SLOW_CHECK = "sc"  # local day segments and life events were last recomputed
+# [bit set of derived values a deferred update left stale, income days the table is built from]
+KEY_PENDING = "pend"
+PENDING_TABLE = 1  # the weekday table, and so the plan
+PENDING_PLAN = 2  # the plan and the schedule signals
 
 SIGNAL_OVERDRAFT_RISK = "overdraft_risk_14d"
 SIGNAL_DAYS_TO_OVERDRAFT = "days_to_overdraft"

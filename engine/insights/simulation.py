@@ -24,7 +24,7 @@ from engine.insights.state import set_insight_time_zone
 from envs.bank import DEFAULT_START, SyntheticBank
 from envs.merchants import UTILITY_PROVIDERS
 from envs.population import CustomerTraits
-from envs.transactions import BANK_NAME
+from envs.transactions import BANK_NAME, SAVINGS_ACCOUNT
 
 __all__ = ["SimulatedCustomer", "customer_zone", "simulate_customers", "simulate_profiles", "scheduled_payees"]
 
@@ -83,9 +83,9 @@ def simulate_profiles(n_customers: int, *, days: int, seed: int) -> Iterator[Sim
 def scheduled_payees(traits: CustomerTraits) -> set[tuple[str, str]]:
     """Return the (payee, category) pairs the simulator debits on a fixed schedule for this customer.
 
-    Subscriptions, rent, mortgage and consumer-loan instalments, card repayments and
-    utility bills. Buy-now-pay-later instalments (random days) and overdraft interest
-    (only after an overdrawn month) are left out.
+    Subscriptions, rent, mortgage and consumer-loan instalments, card repayments, standing
+    orders to savings and utility bills. Buy-now-pay-later instalments (random days) and
+    overdraft interest (only after an overdrawn month) are left out.
     """
     payees = {(subscription.merchant, "subscriptions") for subscription in traits.subscriptions}
     if traits.rent > 0:
@@ -94,6 +94,8 @@ def scheduled_payees(traits: CustomerTraits) -> set[tuple[str, str]]:
         payees.add((BANK_NAME, "loan_repayment"))
     if traits.card_repayment > 0:
         payees.add(("OFFERLOOP CARD SERVICES", "loan_repayment"))
+    if traits.savings_transfer > 0:
+        payees.add((SAVINGS_ACCOUNT, "transfers_out"))
     for provider, _ in UTILITY_PROVIDERS:
         payees.add((provider, "utilities"))
     return payees

@@ -22,7 +22,10 @@ series changes. The first event of a new local day also rebuilds the weekday tab
 (O(56 * 7)) and the plan, so that work is paid once per active day, and once a week the
 segment and the life event. Measured on simulated customers (about 2.5 transactions a
 day), this adds about 50 microseconds of CPU per event to the profile's 10
-(benchmark in docs/insights.md).
+(benchmark in docs/insights.md). A batch of events can defer the table, the plan and
+their signals to one :func:`refresh_insight_state` call at its end, which gives the same
+state; a batch that spans many days, such as a customer's first history, then pays for
+one rebuild instead of one per day.
 
 Local days are counted in the state's time zone (UTC unless
 :func:`set_insight_time_zone` set another), because events carry no time zone of the
@@ -55,6 +58,7 @@ from engine.insights.keys import (
     KEY_INCOME_DAYS,
     KEY_LAST_DAY,
     KEY_LIFE_EVENT,
+    KEY_PENDING,
     KEY_PLAN,
     KEY_RECURRING,
     KEY_SEGMENT,
@@ -65,6 +69,8 @@ from engine.insights.keys import (
     KEY_VERSION,
     LIFE_EVENTS,
     NO_OVERDRAFT_DAYS,
+    PENDING_PLAN,
+    PENDING_TABLE,
     SIGNAL_DAYS_TO_OVERDRAFT,
     SIGNAL_INCOME_STABLE,
     SIGNAL_LIFE_EVENT_SCORE,
@@ -96,6 +102,7 @@ __all__ = [
     "state_time_zone",
     "set_insight_time_zone",
     "update_insight_state",
+    "refresh_insight_state",
     "refresh_insight_signals",
     "signal_day",
     "write_signals",
@@ -173,7 +180,7 @@ def set_insight_time_zone(profile: CustomerProfile, time_zone: ZoneInfo | str) -
         state.pop(key, None)
 
 
-def update_insight_state(profile: CustomerProfile, event: Any, category: str | None) -> None:
+def update_insight_state(profile: CustomerProfile, event: Any, category: str | None, *, refresh: bool = True) -> None:
     """Fold one applied event into the profile's insight state and refresh the signals.
 
     Args:
@@ -183,6 +190,10 @@ def update_insight_state(profile: CustomerProfile, event: Any, category: str | N
             anything, other events return at once.
         category: the category the profile used for a transaction, None to use the
             event's own.
+        refresh: False folds the event but leaves the weekday table, the plan and the
+            signals that depend on them for :func:`refresh_insight_state`, which then
+            gives the same state as refreshing after every event. A batch of events
+            thus pays for one rebuild instead of one per new local day.
     """
     if not isinstance(event, (TransactionEvent, BalanceSnapshotEvent)):
         return
@@ -193,27 +204,56 @@ def update_insight_state(profile: CustomerProfile, event: Any, category: str | N
         profile.extra[STATE_KEY] = state
     day = local_day(event.ts, state_time_zone(state))
     rolled = _advance(state, day, config)
+    pending, table_income_days = state.pop(KEY_PENDING, (0, None))
     table_changed = rolled
     plan_changed = rolled
     if isinstance(event, TransactionEvent):
         recurring_changed, completed_day_changed = _record_transaction(state, event, category, day, config)
         plan_changed = plan_changed or recurring_changed
         table_changed = table_changed or completed_day_changed
+    if table_changed:
+        pending |= PENDING_TABLE
+        # A refresh after every event builds the table from the income days known now and
+        # keeps it when a salary arrives later the same day, so a deferred refresh must too.
+        table_income_days = list(state[KEY_INCOME_DAYS])
+    if plan_changed:
+        pending |= PENDING_PLAN
 
     today = state[KEY_LAST_DAY]
     features = profile.extra.setdefault(FEATURES_KEY, {})
     for name, value in SIGNAL_DEFAULTS.items():
         features.setdefault(name, value)
-    if table_changed:
-        _refresh_table(state, today, config)
-    if plan_changed or table_changed or KEY_PLAN not in state:
-        state[KEY_PLAN] = cumulative_plan(state, today, config)
-        _write_schedule_signals(state, today, config, features)
+    # Segments and life events read neither the table nor the plan, so they are not deferred.
     if rolled and today - state.get(KEY_SLOW_CHECK, NO_CHECK) >= SLOW_SIGNAL_DAYS:
         state[KEY_SLOW_CHECK] = today
         _write_slow_signals(profile, state, today, config, features)
     elif rolled:
         _write_life_signals(state, today, config, features)
+    # Kept even when nothing else is stale: the balance, and so the overdraft signal, may have changed.
+    state[KEY_PENDING] = [pending, table_income_days]
+    if refresh:
+        refresh_insight_state(profile)
+
+
+def refresh_insight_state(profile: CustomerProfile) -> None:
+    """Rebuild what deferred updates left stale: the weekday table, the plan and their signals.
+
+    Call it once after a batch of ``update_insight_state(..., refresh=False)`` calls
+    (:meth:`engine.profile.CustomerProfile.apply` with ``refresh_insights=False``) and
+    before the profile is read or stored. Does nothing for a profile without insight state.
+    """
+    state = insight_state(profile)
+    if state is None or KEY_PENDING not in state:
+        return
+    pending, table_income_days = state.pop(KEY_PENDING)
+    config = load_insights_config()
+    today = state[KEY_LAST_DAY]
+    features = profile.extra.setdefault(FEATURES_KEY, {})
+    if pending & PENDING_TABLE:
+        _refresh_table(state, today, table_income_days, config)
+    if pending or KEY_PLAN not in state:
+        state[KEY_PLAN] = cumulative_plan(state, today, config)
+        _write_schedule_signals(state, today, config, features)
     days_to_overdraft = first_risk_day(state[KEY_PLAN], profile.balance, config)
     features[SIGNAL_OVERDRAFT_RISK] = 1.0 if days_to_overdraft < NO_OVERDRAFT_DAYS else 0.0
     features[SIGNAL_DAYS_TO_OVERDRAFT] = days_to_overdraft
@@ -224,7 +264,8 @@ def refresh_insight_signals(profile: CustomerProfile, now: datetime) -> dict[str
 
     The state itself is not changed. Work is O(number of recurring series * horizon),
     plus a weekday-table rebuild (bounded by the kept local days) when the latest
-    event is more than a week before ``now``.
+    event is more than a week before ``now``. There is no work when the latest event fell
+    on the same local day as ``now``, because that event already refreshed the signals.
     """
     features = profile.extra.setdefault(FEATURES_KEY, {})
     for name, value in SIGNAL_DEFAULTS.items():
@@ -232,8 +273,12 @@ def refresh_insight_signals(profile: CustomerProfile, now: datetime) -> dict[str
     state = insight_state(profile)
     if state is None or KEY_LAST_DAY not in state:
         return {name: float(features[name]) for name in SIGNALS}
-    config = load_insights_config()
     today = max(local_day(now, state_time_zone(state)), state[KEY_LAST_DAY])
+    if today == state[KEY_LAST_DAY] and KEY_PENDING not in state:
+        # The last event refreshed every signal for this day (update_insight_state) and
+        # nothing has changed the state since, so the stored values are current.
+        return {name: float(features[name]) for name in SIGNALS}
+    config = load_insights_config()
     _write_schedule_signals(state, today, config, features)
     days_to_overdraft = first_risk_day(cumulative_plan(state, today, config), profile.balance, config)
     features[SIGNAL_OVERDRAFT_RISK] = 1.0 if days_to_overdraft < NO_OVERDRAFT_DAYS else 0.0
@@ -383,13 +428,13 @@ def _add_income_day(days: list[int], day: int) -> None:
 
 
 # ------------------------------------------------------------------ derived values
-def _refresh_table(state: dict[str, Any], today: int, config: InsightsConfig) -> None:
+def _refresh_table(state: dict[str, Any], today: int, income_days: list[int], config: InsightsConfig) -> None:
     table = weekday_table(
         state[KEY_DAYS],
         first_day=state[KEY_FIRST_DAY],
         until_day=today,
         start_day=today,
-        income_days=state[KEY_INCOME_DAYS],
+        income_days=income_days,
         config=config,
     )
     if table is None:

@@ -213,7 +213,7 @@ def test_decision_query_returns_audit_record(client: ApiClient) -> None:
     assert audit["customerId"] != "u-1"
     assert len(audit["customerId"]) == 32
     assert (audit["policyId"], audit["algorithm"]) == ("lints", "lints")
-    assert {feature["name"] for feature in audit["features"]} >= {"balance", "spend_30d"}
+    assert {feature["name"] for feature in audit["features"]} >= {"balance", "income_90d"}
     assert audit["eligible"]
     assert audit["offers"]
     assert all(offer["reason"] for offer in audit["offers"])

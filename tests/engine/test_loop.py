@@ -124,3 +124,23 @@ def test_loop_converges_to_known_best_offer(policy):
         loop.profiles.update(customer, lambda profile: profile.offers.clear())
     share = picks[-300:].count("offer-c") / 300
     assert share >= 0.85, f"{policy} picked the best offer {share:.0%} of the last 300 decisions"
+
+
+def test_decision_records_built_without_validation_pass_validation():
+    """The decision path skips pydantic validation; every record it builds must still validate."""
+    from engine.events import DecisionRecord, ShownOffer
+
+    catalog = load_catalog()
+    loop = make_loop("lints", catalog)
+    bank = SyntheticBank(catalog, load_reward_config(), n_customers=20, seed=2)
+    for _ in range(30):
+        arrival = bank.next_arrival()
+        loop.ingest_many(bank.events_until(arrival.customer_id, arrival.ts))
+        record = loop.decide(arrival.customer_id, arrival.ts, slate_size=3).record
+        assert set(vars(record)) == set(DecisionRecord.model_fields)
+        for item in record.shown:
+            assert set(vars(item)) == set(ShownOffer.model_fields)
+            assert ShownOffer.model_validate(item.model_dump()) == item
+        validated = DecisionRecord.model_validate_json(record.json_bytes())
+        assert validated == record
+        assert validated.json_bytes() == record.json_bytes()

@@ -54,6 +54,11 @@ def _correlation(observed, trait: str, feature: str) -> float:
         ("engagement", "logins_30d", 0.7),
         ("household", "spend_30d_groceries", 0.35),
         ("weekend_spending", "weekend_spend_ratio", 0.15),
+        ("income", "income_90d", 0.7),
+        ("travel", "spend_90d_travel", 0.5),
+        ("travel", "abroad_share", 0.3),
+        ("engagement", "logins_90d", 0.7),
+        ("household", "spend_90d_utilities", 0.7),
     ],
 )
 def test_feature_correlates_with_trait(observed, trait: str, feature: str, minimum: float) -> None:
@@ -76,6 +81,11 @@ def test_feature_travellers_travel_more(observed) -> None:
     assert features["spend_30d_travel"][top].mean() > 3 * features["spend_30d_travel"][bottom].mean()
     assert features["travelling"][top].mean() > 2 * features["travelling"][bottom].mean()
     assert features["travelling"][top].mean() > 0.05
+
+
+def test_feature_90_day_travel_spend_beats_30_day(observed) -> None:
+    """Trips are a few a year, so a 90-day window sees a traveller's spend more often than a 30-day one."""
+    assert _correlation(observed, "travel", "spend_90d_travel") > _correlation(observed, "travel", "spend_30d_travel")
 
 
 def test_feature_traits_linearly_recoverable(observed) -> None:

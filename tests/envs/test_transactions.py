@@ -10,6 +10,7 @@ import pytest
 from engine.categories import CATEGORIES
 from engine.events import BalanceSnapshotEvent, GeoPingEvent, LoginEvent, TransactionEvent, parse_event
 from envs.bank import SyntheticBank
+from envs.transactions import SAVINGS_ACCOUNT
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +75,13 @@ def test_stream_contains_every_event_type(history) -> None:
 def test_stream_has_salary_rent_subscriptions_groceries(history) -> None:
     bank, streams = history
     checked = 0
+    without_groceries = []
     for customer_id, events in streams.items():
         traits = bank.customer(customer_id)
         transactions = _transactions(events)
         categories = [event.category for event in transactions]
-        assert "groceries" in categories, customer_id
+        if "groceries" not in categories:
+            without_groceries.append((customer_id, round(traits.budgets["groceries"])))
         if traits.pay_cadence == "monthly":
             salaries = [event for event in transactions if event.category == "salary" and "SALARY" in event.description]
             assert 2 <= len(salaries) <= 4, (customer_id, len(salaries))
@@ -99,6 +102,29 @@ def test_stream_has_salary_rent_subscriptions_groceries(history) -> None:
                 assert abs(float(-charge.amount) - subscription.amount) <= 0.05 * subscription.amount
         checked += 1
     assert checked == 300
+    # A low earner who travels often keeps a small budget at home: a few weeks without a
+    # grocery payment happen, but rarely, and only with a budget of a few shops a month.
+    assert len(without_groceries) <= 3, without_groceries
+    assert all(budget < 100 for _, budget in without_groceries), without_groceries
+
+
+def test_stream_savers_pay_standing_order_to_savings(history) -> None:
+    bank, streams = history
+    savers = 0
+    for customer_id, events in streams.items():
+        traits = bank.customer(customer_id)
+        orders = [event for event in _transactions(events) if event.merchant == SAVINGS_ACCOUNT]
+        if traits.savings_transfer == 0:
+            assert orders == [], customer_id
+            continue
+        savers += 1
+        # 90 days hold two or three monthly standing orders, booked on business days.
+        assert len(orders) in (2, 3), (customer_id, len(orders))
+        assert all(event.category == "transfers_out" for event in orders)
+        assert all(event.amount == -Decimal(round(traits.savings_transfer * 100)).scaleb(-2) for event in orders)
+        assert all(_local(event, traits).weekday() < 5 for event in orders)
+        assert traits.savings_transfer <= traits.savings_rate * (traits.monthly_income + traits.family_support) + 5.0
+    assert savers > 100
 
 
 def test_stream_pension_and_freelance_income(history) -> None:

@@ -9,13 +9,15 @@ import msgpack
 import pytest
 from insight_builders import at, balance, build_profile, daily_spend, month_dates, payments, tx
 
+from engine.config import load_catalog, load_reward_config
 from engine.errors import InvalidInputError
-from engine.events import LoginEvent
+from engine.events import LoginEvent, TransactionEvent
 from engine.insights.config import load_insights_config
 from engine.insights.keys import (
     FEATURES_KEY,
     KEY_DAYS,
     KEY_LAST_DAY,
+    KEY_PENDING,
     KEY_RECURRING,
     KEY_SERIES,
     KEY_TABLE,
@@ -30,6 +32,7 @@ from engine.insights.state import (
     update_insight_state,
 )
 from engine.profile import CustomerProfile
+from envs.bank import SyntheticBank
 
 CONFIG = load_insights_config()
 START = date(2025, 1, 6)  # a Monday
@@ -157,3 +160,56 @@ def test_refresh_signals_keeps_state() -> None:
     assert signals["subscription_due_tomorrow"] == 1.0
     assert insight_state(profile) == state_before
     assert refresh_insight_signals(profile, at(date(2025, 4, 20), 9))["subscription_due_tomorrow"] == 0.0
+
+
+@pytest.mark.parametrize("batch_days", [1, 5, 40])
+def test_deferred_refresh_matches_refresh_per_event(batch_days: int) -> None:
+    """Batches applied with refresh_insights=False, then refreshed once, leave the same profile as eager updates."""
+    bank = SyntheticBank(load_catalog(), load_reward_config(), n_customers=12, seed=21, warmup_days=0)
+    for customer_id in bank.customer_ids:
+        eager = CustomerProfile(customer_id)
+        deferred = CustomerProfile(customer_id)
+        for stop in range(batch_days, 120 + 1, batch_days):
+            batch = bank.events_until(customer_id, bank.start + timedelta(days=stop))
+            for event in batch:
+                category = event.category if isinstance(event, TransactionEvent) else None
+                eager.apply(event, category=category)
+                deferred.apply(event, category=category, refresh_insights=False)
+            deferred.refresh_insights()
+            assert deferred.extra == eager.extra, (customer_id, stop)
+
+
+def test_deferred_refresh_leaves_pending_work_marked() -> None:
+    profile = CustomerProfile("c1")
+    for event in subscription_history():
+        profile.apply(event, category=event.category, refresh_insights=False)
+    assert insight_state(profile)[KEY_PENDING] != 0
+    assert KEY_TABLE not in insight_state(profile)
+
+    profile.refresh_insights()
+
+    assert KEY_PENDING not in insight_state(profile)
+    assert profile.extra == build_profile(subscription_history()).extra
+
+
+def test_signals_on_the_day_of_the_last_event_are_reused_and_current() -> None:
+    """refresh_insight_signals skips the work on the last event's local day; a full recomputation agrees."""
+    bank = SyntheticBank(load_catalog(), load_reward_config(), n_customers=10, seed=5, warmup_days=0)
+    checked = 0
+    for customer_id in bank.customer_ids:
+        profile = CustomerProfile(customer_id)
+        for stop in range(3, 90, 3):
+            for event in bank.events_until(customer_id, bank.start + timedelta(days=stop)):
+                profile.apply(event, category=event.category if isinstance(event, TransactionEvent) else None)
+            state = insight_state(profile)
+            if state is None or profile.last_event is None:
+                continue
+            now = datetime.fromtimestamp(profile.last_event, timezone.utc) + timedelta(minutes=1)
+            if date_day(now.date()) != state[KEY_LAST_DAY]:
+                continue  # the minute after crosses midnight
+            reused = refresh_insight_signals(copy.deepcopy(profile), now)
+            full_profile = copy.deepcopy(profile)
+            insight_state(full_profile)[KEY_PENDING] = [0, None]  # forces the full recomputation
+            assert refresh_insight_signals(full_profile, now) == reused, (customer_id, stop)
+            checked += 1
+    assert checked > 100

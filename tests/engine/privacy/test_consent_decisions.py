@@ -25,13 +25,15 @@ NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 
 
 def make_engine() -> DecisionEngine:
-    policy = load_policy_config("lints")
+    # Little exploration, so that the offers trained below are the ones shown.
+    lints = load_policy_config("lints")
+    policy = lints.model_copy(update={"exploration": lints.exploration.model_copy(update={"posterior_scale": 0.01})})
     learner = make_learner(policy, dim=FeatureEncoder.from_names(policy.features).dim)
     rng_context = FeatureEncoder.from_names(policy.features)
     # A few rewards give the linear model weights, so that personalised reasons have lifts.
     for offer in ("travel-insurance", "budgeting-course", "savings-goal-round-ups"):
         for scale in (0.5, 1.0, 2.0):
-            features = {"spend_30d_travel": 400.0 * scale, "balance": 2000.0 * scale, "logins_30d": 5 * scale}
+            features = {"spend_90d_travel": 1200.0 * scale, "balance": 2000.0 * scale, "logins_90d": 15 * scale}
             learner.update_one(offer, rng_context.encode(features), 0.5 * scale)
     return DecisionEngine(
         catalog=load_catalog(),
@@ -114,7 +116,7 @@ def test_personalised_record_keeps_audit_fields() -> None:
 
     assert record.algorithm == "lints"
     assert record.policy_version == engine.snapshots.current.version
-    assert record.context["spend_30d_travel"] > 0
+    assert record.context["spend_90d_travel"] > 0
     assert set(record.eligible) | set(record.ineligible) == {offer.id for offer in engine.catalog.offers}
     assert any(shown.contributions for shown in record.shown)
     for shown in record.shown:

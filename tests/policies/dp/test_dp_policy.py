@@ -132,7 +132,7 @@ def test_checkpoint_with_other_dimensions_is_rejected(tmp_path: Path, bank_model
 
 def test_decision_engine_records_dp_policy_reasons(sim_model: Path) -> None:
     policy = PolicyConfig.model_validate({**load_policy_config("lints").model_dump(), "id": "dp-policy",
-                                          "algorithm": "dp_propensity", "model": "per_offer", "checkpoint": str(sim_model)})  # fmt: skip
+                                          "algorithm": "dp_propensity", "model": "per_offer", "features": "default", "checkpoint": str(sim_model)})  # fmt: skip
     snapshot = make_learner(policy, dim=DIM, offer_features=OFFER_FEATURES).snapshot()
     engine = DecisionEngine(
         catalog=CATALOG, policy_config=policy, reward_config=load_reward_config(), snapshots=SnapshotHolder(snapshot), seed=1
