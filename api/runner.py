@@ -18,6 +18,7 @@ import httpx
 
 from api.auth import generate_admin_key
 from api.security import ApiSecurityConfig, configured_keys, security_config_from_settings
+from engine.runtime import load_configs
 from engine.settings import ServiceSettings
 
 __all__ = ["RunningService", "prepare_security", "start_service"]
@@ -110,11 +111,15 @@ def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: floa
     returned on the result (see the module docstring).
 
     Raises:
-        ConfigError: an API key source is invalid.
-        TimeoutError: the service did not become healthy within ``wait_ready_s``.
+        ConfigError: an API key source or a config file is invalid (checked before
+            anything starts).
+        TimeoutError: the service did not become healthy within ``wait_ready_s``; the
+            bundled broker is stopped again.
     """
     settings = settings or ServiceSettings()
     security, admin_key = prepare_security(settings)
+    # Replicas load the configs again, but a mistake found there only shows in Ray's logs.
+    load_configs(settings)
     broker = None
     bootstrap = settings.kafka_bootstrap_servers
     if bootstrap is None:
@@ -123,7 +128,23 @@ def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: floa
         broker = EmbeddedBroker(port=settings.broker_port).start()
         bootstrap = broker.bootstrap_servers
         logger.info("bundled broker started at %s", bootstrap)
+    try:
+        return _start_serve(settings, bootstrap, broker, security, admin_key, wait_ready_s)
+    except BaseException:
+        if broker is not None:
+            broker.stop()
+            logger.info("bundled broker stopped because the service failed to start")
+        raise
 
+
+def _start_serve(
+    settings: ServiceSettings,
+    bootstrap: str,
+    broker: Any,
+    security: ApiSecurityConfig,
+    admin_key: str | None,
+    wait_ready_s: float,
+) -> RunningService:
     _configure_ray_environment(settings)
     import ray
     from ray import serve

@@ -231,7 +231,7 @@ class FeatureEncoder:
 
     A money feature named with the suffix ``:linear`` (``balance:linear``) is encoded on a
     linear scale instead: thousands of the account's currency, clipped to [-2, 10]. The
-    log scale keeps a reward model steady across customers of very different means; the
+    log scale keeps a reward model steady across customers of very different means. The
     linear one lets a linear model see that 20,000 on the account is far from 2,000,
     which the log scale compresses to a step of 0.29.
     """
@@ -248,17 +248,21 @@ class FeatureEncoder:
                 f"unknown feature(s) {', '.join(map(repr, unknown))} in the policy feature set; "
                 f"choose from: {', '.join(FEATURE_NAMES)}, or a money feature with the suffix {LINEAR_SUFFIX!r}"
             )
-        wrong_suffix = [
-            name
-            for name in chosen
-            if ":" in name and (not name.endswith(LINEAR_SUFFIX) or FEATURE_KINDS[_base_name(name)] != "money")
-        ]
-        if wrong_suffix:
-            raise ConfigError(
-                f"feature(s) {', '.join(map(repr, wrong_suffix))}: only money features take a suffix, and the only "
-                f"suffix is {LINEAR_SUFFIX!r}; money features are: "
-                f"{', '.join(name for name, kind in FEATURE_KINDS.items() if kind == 'money')}"
-            )
+        for name in chosen:
+            if ":" not in name:
+                continue
+            base, suffix = name.split(":", 1)
+            if ":" + suffix != LINEAR_SUFFIX:
+                raise ConfigError(
+                    f"feature {name!r} has the unknown suffix ':{suffix}'; the only suffix is {LINEAR_SUFFIX!r} "
+                    f"(write {base + LINEAR_SUFFIX!r}, or {base!r} for the log scale)"
+                )
+            if FEATURE_KINDS[base] != "money":
+                raise ConfigError(
+                    f"feature {name!r}: only money features take the suffix {LINEAR_SUFFIX!r}, and {base!r} is a "
+                    f"{FEATURE_KINDS[base]} feature; write {base!r}. Money features: "
+                    f"{', '.join(n for n, kind in FEATURE_KINDS.items() if kind == 'money')}"
+                )
         if len(set(chosen)) != len(chosen):
             raise ConfigError(f"the policy feature set lists a feature twice: {list(chosen)}")
         return cls(names=chosen)

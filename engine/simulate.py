@@ -193,6 +193,8 @@ def run_simulation(
     simulator = load_simulator_config(simulator_path)
     customers = customers if customers is not None else simulator.customers
     names = list(dict.fromkeys([*policies, *BASELINES]))
+    for name in names:
+        _policy_config(name)  # a config mistake stops the run before any policy has run
     options = {
         "catalog": catalog,
         "reward_config": reward_config,

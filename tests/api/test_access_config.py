@@ -212,3 +212,47 @@ def test_prepare_security_uses_configured_keys_only() -> None:
 
 def test_generated_keys_differ() -> None:
     assert generate_admin_key()[0] != generate_admin_key()[0]
+
+
+def test_bad_policy_config_stops_start_before_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config mistake is raised by start_service itself, before the bundled broker or Ray start."""
+    import api.runner
+    import engine.io.broker
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nalgorithm: lints\nfeatures: [balance:linaer]\n")
+    started = []
+    monkeypatch.setattr(engine.io.broker, "EmbeddedBroker", lambda **kwargs: started.append(kwargs))
+    monkeypatch.setattr(api.runner, "_start_serve", lambda *args: started.append(args))
+
+    with pytest.raises(ConfigError, match=r"bad.yaml: features: .*unknown suffix ':linaer'"):
+        api.runner.start_service(ServiceSettings(policy=str(bad), kafka_bootstrap_servers=None))
+    assert started == []
+
+
+def test_failed_start_stops_the_bundled_broker(monkeypatch: pytest.MonkeyPatch) -> None:
+    import api.runner
+    import engine.io.broker
+
+    stopped = []
+
+    class FakeBroker:
+        bootstrap_servers = "127.0.0.1:1"
+
+        def __init__(self, **kwargs) -> None:
+            pass
+
+        def start(self) -> "FakeBroker":
+            return self
+
+        def stop(self) -> None:
+            stopped.append(True)
+
+    def fail(*args) -> None:
+        raise TimeoutError("service did not become healthy")
+
+    monkeypatch.setattr(engine.io.broker, "EmbeddedBroker", FakeBroker)
+    monkeypatch.setattr(api.runner, "_start_serve", fail)
+    with pytest.raises(TimeoutError):
+        api.runner.start_service(ServiceSettings(kafka_bootstrap_servers=None))
+    assert stopped == [True]

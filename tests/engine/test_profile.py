@@ -173,8 +173,9 @@ def test_linear_money_encoding():
 @pytest.mark.parametrize(
     ("names", "message"),
     [
-        (["has_salary:linear"], "only money features take a suffix"),
-        (["balance:log"], "the only suffix is ':linear'"),
+        (["has_salary:linear"], "only money features take the suffix ':linear', and 'has_salary' is a flag"),
+        (["balance:log"], "unknown suffix ':log'.*write 'balance:linear'"),
+        (["balance:LINEAR"], "unknown suffix ':LINEAR'"),
         (["balanse:linear"], "unknown feature"),
         (["balance:linear", "balance:linear"], "lists a feature twice"),
     ],

@@ -41,3 +41,15 @@ def test_cli_simulate_json(tmp_path):
     for figures in data["policies"].values():
         assert {"mean_reward", "accept_rate", "share_of_oracle"} <= set(figures)
     assert data["decisions"] == 200
+
+
+def test_bad_policy_config_fails_before_simulating(tmp_path, monkeypatch):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nalgorithm: lints\nfeatures: [has_salary:linear]\n")
+    calls = []
+    monkeypatch.setattr("engine.simulate.simulate_policy", lambda name, **_: calls.append(name))
+    from engine.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="has_salary:linear"):
+        run_simulation(["lints", str(bad)], decisions=100, seed=1, customers=50, progress=False, workers=2)
+    assert calls == []
