@@ -136,8 +136,7 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
     # Money sent to other accounts (a standing order to savings, payments to people). It
     # counts as spend above, since it leaves the account.
     features["transfers_out_90d"] = max(w90["c"].get("transfers_out", 0.0), 0.0)
-    card_and_loan_spend = max(w90["s"], 0.0)
-    features["repayment_velocity"] = _ratio(max(w90["r"], 0.0), card_and_loan_spend, default=0.0, cap=1.0)
+    features["repayment_velocity"] = _ratio(max(w90["r"], 0.0), spend_90d, default=0.0, cap=1.0)
     if profile.credit_limit and profile.balance is not None:
         features["credit_utilisation"] = max(0.0, min(2.0, -profile.balance / profile.credit_limit))
     else:

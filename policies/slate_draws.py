@@ -134,7 +134,7 @@ def draw_thompson_slate(
 ) -> SlateDraw:
     """Draw ``min(k, n)`` candidates, each with its share of wins among the candidates left.
 
-    ``values`` holds ``S`` posterior draws of every candidate's value. At a position with
+    ``values`` contains ``S`` posterior draws of every candidate's value. At a position with
     the set ``R`` of remaining candidates, candidate ``j`` is placed with probability::
 
         P(j) = (1 - share) * w_j(R) + share / |R|

@@ -1,6 +1,6 @@
 """Credit products a customer services, read from the insight state's payment series.
 
-A bank's product system knows which loans and cards a customer holds; from the account
+A bank's product system records which loans and cards a customer has. From the account
 alone, each repaid credit shows as its own stream of payments. The insight state keeps
 one payment series per payee and amount level (:mod:`engine.insights.recurring`), so a
 mortgage and a consumer loan at the same lender count as two, and instalment plans with

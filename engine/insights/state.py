@@ -24,7 +24,7 @@ segment and the life event. Measured on simulated customers (about 2.5 transacti
 day), this adds about 50 microseconds of CPU per event to the profile's 10
 (benchmark in docs/insights.md). A batch of events can defer the table, the plan and
 their signals to one :func:`refresh_insight_state` call at its end, which gives the same
-state; a batch that spans many days, such as a customer's first history, then pays for
+state. A batch that spans many days, such as a customer's first history, then pays for
 one rebuild instead of one per day.
 
 Local days are counted in the state's time zone (UTC unless

@@ -84,7 +84,7 @@ def test_feature_travellers_travel_more(observed) -> None:
 
 
 def test_feature_90_day_travel_spend_beats_30_day(observed) -> None:
-    """Trips are a few a year, so a 90-day window sees a traveller's spend more often than a 30-day one."""
+    """Trips are a few a year, so a 90-day window contains a traveller's spend more often than a 30-day one."""
     assert _correlation(observed, "travel", "spend_90d_travel") > _correlation(observed, "travel", "spend_30d_travel")
 
 

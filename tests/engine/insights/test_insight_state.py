@@ -192,7 +192,7 @@ def test_deferred_refresh_leaves_pending_work_marked() -> None:
     assert profile.extra == build_profile(subscription_history()).extra
 
 
-def test_signals_on_the_day_of_the_last_event_are_reused_and_current() -> None:
+def test_same_day_signals_are_reused() -> None:
     """refresh_insight_signals skips the work on the last event's local day; a full recomputation agrees."""
     bank = SyntheticBank(load_catalog(), load_reward_config(), n_customers=10, seed=5, warmup_days=0)
     checked = 0
