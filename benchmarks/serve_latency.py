@@ -86,11 +86,15 @@ async def run_load(
 
 def load_customers(bootstrap: str, customers: int) -> tuple[list[str], int]:
     """Publish the customers' histories on customer-events and return their ids and the event count."""
-    bank = SyntheticBank(load_catalog(), load_reward_config(), n_customers=customers, seed=7, warmup_days=45)
+    # Histories end now, as a live customer's do: decisions then see recent windows, not a
+    # profile whose last event is months old and whose windows must all be emptied first.
+    now = datetime.now(timezone.utc)
+    bank = SyntheticBank(
+        load_catalog(), load_reward_config(), n_customers=customers, seed=7, warmup_days=45, start=now
+    )
     bus = build_bus(bootstrap)
     users = []
     published = 0
-    now = bank.start
     for raw_id in tqdm(bank.customer_ids, desc="publishing customer histories", unit="customer"):
         customer = pseudonymize(raw_id)
         for event in bank.events_until(raw_id, now):

@@ -161,5 +161,6 @@ def feature_contributions(feature_names: Sequence[str], lifts: np.ndarray | None
     """
     if lifts is None:
         return {}
-    rounded = np.round(np.asarray(lifts[: len(feature_names)], dtype=float), _CONTRIBUTION_DECIMALS).tolist()
+    values = np.asarray(lifts[: len(feature_names)], dtype=float).tolist()
+    rounded = (round(value, _CONTRIBUTION_DECIMALS) for value in values)
     return {name: value for name, value in zip(feature_names, rounded) if value != 0.0}

@@ -155,25 +155,34 @@ def draw_thompson_slate(
             faster count of the winners.
     """
     n = values.shape[1]
-    remaining = list(range(n))
+    # Placed columns are set to -inf in a private copy, so later positions count wins
+    # among the remaining candidates without gathering their columns again. A placed
+    # column never wins a row: every remaining value is finite.
+    work = np.array(values, dtype=np.float64)
+    placed = np.zeros(n, dtype=bool)
     order: list[int] = []
     propensities: list[float] = []
     first_position_dist = np.zeros(n)
     for position in range(min(k, n)):
-        columns = values if position == 0 else values[:, remaining]
-        probabilities = _win_frequencies(columns, may_tie)
+        left = n - position
+        probabilities = _win_frequencies(work, may_tie)
         if share > 0.0:
             probabilities *= 1.0 - share
-            probabilities += share / len(remaining)
+            probabilities += share / left
+            probabilities[placed] = 0.0
         cumulative = list(itertools.accumulate(probabilities.tolist()))
+        total = cumulative[-1]
         if position == 0:
-            first_position_dist = probabilities / cumulative[-1]
-        slot = bisect.bisect_right(cumulative, rng.random() * cumulative[-1])
-        # bisect_right never lands on a zero probability unless u rounded up to the total.
-        if slot >= len(remaining):
-            slot = max(j for j in range(len(remaining)) if probabilities[j] > 0.0)
-        order.append(remaining.pop(slot))
-        propensities.append(min(1.0, float(probabilities[slot]) / cumulative[-1]))
+            first_position_dist = probabilities / total
+        # bisect_right never lands on a zero probability (a placed candidate included)
+        # unless u rounded up to the total.
+        index = bisect.bisect_right(cumulative, rng.random() * total)
+        if index >= n:
+            index = max(j for j in range(n) if probabilities[j] > 0.0)
+        order.append(index)
+        propensities.append(min(1.0, float(probabilities[index]) / total))
+        placed[index] = True
+        work[:, index] = -np.inf
     return SlateDraw(tuple(order), tuple(propensities), first_position_dist)
 
 
