@@ -44,7 +44,7 @@ def simulate(
     catalog: Annotated[Optional[Path], typer.Option(help="Offer catalog YAML (default configs/offers.yaml).")] = None,
     plot: Annotated[Path, typer.Option(help="Where to save the cumulative-reward plot (PNG).")] = Path("out/simulate.png"),
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as one JSON object.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Run the decision loop against the synthetic bank and compare with random, static and oracle."""
     _setup_logging(verbose)
@@ -84,7 +84,7 @@ def dashboard(
     snapshot: Annotated[Optional[Path], typer.Option(help="Saved policy snapshot to decide with.")] = None,
     csv_mapping: Annotated[Optional[Path], typer.Option(help="YAML column mapping for CSV files with an unknown header.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the dashboard as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Import a customer's statements and print offers with reasons and first insights."""
     _setup_logging(verbose)
@@ -120,7 +120,7 @@ def dashboard(
 def serve(
     policy: Annotated[Optional[str], typer.Option(help="Policy name or YAML path (default: OFFERLOOP_POLICY or lints).")] = None,
     port: Annotated[Optional[int], typer.Option(help="HTTP port (default: OFFERLOOP_HTTP_PORT or 8000).")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Start the service; with no KAFKA_BOOTSTRAP_SERVERS, REDIS_URL or RAY_ADDRESS it runs embedded."""
     _setup_logging(verbose)
@@ -160,7 +160,7 @@ def replay(
     file: Annotated[Path, typer.Argument(help="Events as JSON lines (one event object per line) or one JSON array.")],
     topic: Annotated[str, typer.Option(help="Topic to publish to.")] = "customer-events",
     bootstrap_servers: Annotated[Optional[str], typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help="Kafka bootstrap servers.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Publish a file of events to Kafka; customer ids are pseudonymised before they leave this machine."""
     _setup_logging(verbose)

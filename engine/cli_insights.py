@@ -252,7 +252,7 @@ def import_command(
         typer.Option(envvar="KAFKA_BOOTSTRAP_SERVERS", help=f"Kafka bootstrap servers (default {DEFAULT_BOOTSTRAP_SERVERS})."),
     ] = None,
     csv_mapping: Annotated[Optional[Path], typer.Option(help="YAML column mapping for CSV files with an unknown header.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Publish a statement's transactions to the customer-events topic; a re-import adds nothing twice."""
     from engine.runtime import build_bus
@@ -282,7 +282,7 @@ def insights_command(
         typer.Option(help="Compute the insights for this ISO date or date-time (default: the day after the last transaction)."),
     ] = None,
     csv_mapping: Annotated[Optional[Path], typer.Option(help="YAML column mapping for CSV files with an unknown header.")] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Print the insights of one statement file, computed locally without a server."""
     _setup_logging(verbose)

@@ -117,7 +117,7 @@ def erase(
     api_key: Annotated[
         Optional[str], typer.Option(envvar="OFFERLOOP_API_KEY", help="Admin API key for --url.", show_default=False)
     ] = None,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages, the Kafka client's included.")] = False,
 ) -> None:
     """Erase a customer: profile, pending decisions, audit records, consent; tombstones to keyed topics."""
     logging.basicConfig(

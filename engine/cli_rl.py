@@ -42,7 +42,7 @@ def train(
     output: Annotated[Optional[Path], typer.Option(help="Folder for metrics.jsonl and checkpoints; default <output_dir>/<algo> of the config.")] = None,
     iterations: Annotated[Optional[int], typer.Option(min=1, help="Total training iterations, overriding the config's.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     """Train a PPO or DQN policy on the customer-journey simulator with RLlib; write metrics and checkpoints."""
     _setup_logging(verbose)
@@ -103,7 +103,7 @@ def evaluate(
     plot: Annotated[Path, typer.Option(help="Where to save the estimates plot (PNG).")] = Path("out/evaluate.png"),
     seed: Annotated[int, typer.Option(help="Seed of the candidate's draws and of the cross-fitting folds.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as one JSON object.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
 ) -> None:
     """Estimate off-policy how a candidate policy or reward config would have done on logged decisions."""
     _setup_logging(verbose)
