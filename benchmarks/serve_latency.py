@@ -8,7 +8,9 @@ Kafka, then measures at concurrency 1 and 16:
 * GET /ping, a trivial endpoint on the same ingress, as the floor Serve itself sets;
 
 and the freshness of learning: the median time from a feedback event published on Kafka
-to the first dashboard decided with a snapshot that includes it.
+to the first dashboard decided with a snapshot that includes it. For each load step it
+also prints the CPU time the ingress replicas spent per request (all their threads, read
+from the operating system), which says how much of a core one dashboard costs there.
 
     python benchmarks/serve_latency.py [--seconds 10] [--customers 500]
 """
@@ -25,6 +27,7 @@ from datetime import datetime, timezone
 
 import aiohttp
 import numpy as np
+import psutil
 import redis
 from tqdm import tqdm
 
@@ -82,6 +85,25 @@ async def run_load(
         "p99_ms": float(np.quantile(values, 0.99) * 1e3),
         "per_s": len(values) / elapsed,
     }
+
+
+def ingress_processes() -> list[psutil.Process]:
+    """Return the processes of this machine's GraphQL ingress replicas."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(process.info["cmdline"] or ())
+        if "ServeReplica:offerloop:GraphQLIngress" in cmdline:
+            found.append(process)
+    return found
+
+
+def cpu_seconds(processes: list[psutil.Process]) -> float:
+    """Return the user and system CPU time of the processes so far."""
+    total = 0.0
+    for process in processes:
+        times = process.cpu_times()
+        total += times.user + times.system
+    return total
 
 
 def load_customers(bootstrap: str, customers: int) -> tuple[list[str], int]:
@@ -227,11 +249,14 @@ def main() -> None:
             headers = {"Authorization": f"Bearer {running.admin_key}"}
             asyncio.run(run_load(running.graphql_url, concurrency=4, seconds=2, users=users, headers=headers))  # warm-up
             rows = []
+            ingress = ingress_processes()
             for concurrency in (1, 16):
                 for name, url, who in (("dashboard", running.graphql_url, users), ("ping", f"{running.url}/ping", None)):
+                    cpu_before = cpu_seconds(ingress)
                     result = asyncio.run(
                         run_load(url, concurrency=concurrency, seconds=args.seconds, users=who, headers=headers)
                     )
+                    result["ingress_cpu_ms"] = (cpu_seconds(ingress) - cpu_before) / max(result["requests"], 1) * 1e3
                     rows.append((name, concurrency, result))
             lookups = cache_lookups(running.url)
             delays = measure_freshness(running.graphql_url, broker.bootstrap_servers, args.freshness_rounds, headers)
@@ -247,11 +272,14 @@ def main() -> None:
         layout = f"{args.ingress_replicas} ingress + {args.policy_replicas} policy replica(s)"
     cache = f"insight cache {args.cache_customers} customers" if args.cache_customers else "no insight cache"
     print(f"\nRay Serve (throughput mode), {layout}, {cache}, Redis and Kafka in the path")
-    print(f"{'endpoint':<12}{'concurrency':>12}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}")
+    print(
+        f"{'endpoint':<12}{'concurrency':>12}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}"
+        f"{'ingress CPU ms/req':>20}"
+    )
     for name, concurrency, result in rows:
         print(
             f"{name:<12}{concurrency:>12}{result['requests']:>10}{result['errors']:>8}"
-            f"{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}{result['per_s']:>9.0f}"
+            f"{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}{result['per_s']:>9.0f}{result['ingress_cpu_ms']:>20.2f}"
         )
     total = lookups["hit"] + lookups["miss"]
     if total:

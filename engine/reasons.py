@@ -161,6 +161,5 @@ def feature_contributions(feature_names: Sequence[str], lifts: np.ndarray | None
     """
     if lifts is None:
         return {}
-    values = np.asarray(lifts[: len(feature_names)], dtype=float).tolist()
-    rounded = (round(value, _CONTRIBUTION_DECIMALS) for value in values)
+    rounded = np.round(np.asarray(lifts[: len(feature_names)], dtype=float), _CONTRIBUTION_DECIMALS).tolist()
     return {name: value for name, value in zip(feature_names, rounded) if value != 0.0}

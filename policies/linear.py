@@ -1,7 +1,8 @@
 """Linear contextual bandits: LinUCB and linear Thompson sampling over ridge models.
 
-Both read a ridge posterior (see :mod:`policies.ridge`), per offer or shared over
-``kron(context, offer_features)``, and differ in how they turn it into a slate:
+Both read a ridge posterior (see :mod:`policies.ridge`): per offer, shared over
+``kron(context, offer_features)``, or hierarchical (per offer, shrunk toward the shared
+model's prediction), and differ in how they turn it into a slate:
 
 * :class:`LinUCBSnapshot` ranks by an upper confidence bound (L. Li et al., "A
   Contextual-Bandit Approach to Personalized News Article Recommendation", WWW 2010),
@@ -35,6 +36,8 @@ from policies.inputs import (
     validate_reward,
 )
 from policies.ridge import (
+    HierarchicalRidge,
+    HierarchicalRidgeParams,
     PerOfferRidge,
     PerOfferRidgeParams,
     RidgeParams,
@@ -50,6 +53,7 @@ __all__ = ["LinearSnapshot", "LinUCBSnapshot", "LinTSSnapshot", "LinearLearner"]
 _MODEL_PARAMS: dict[str, type[PerOfferRidgeParams] | type[SharedRidgeParams]] = {
     "per_offer": PerOfferRidgeParams,
     "shared": SharedRidgeParams,
+    "hierarchical": HierarchicalRidgeParams,
 }
 
 
@@ -66,7 +70,8 @@ class LinearSnapshot(SnapshotBase):
     def __post_init__(self) -> None:
         super().__post_init__()
         expected = _MODEL_PARAMS[self.config.model]
-        if not isinstance(self.params, expected):
+        # An exact type check, because HierarchicalRidgeParams is a PerOfferRidgeParams.
+        if type(self.params) is not expected:
             raise InvalidInputError(
                 f"policy {self.config.id!r} uses model {self.config.model!r}, which needs "
                 f"{expected.__name__}; got {type(self.params).__name__}"
@@ -86,7 +91,8 @@ class LinearSnapshot(SnapshotBase):
         """Return the posterior mean reward of each candidate, shape ``(n,)``.
 
         An unseen offer id gets the prior mean 0 in the per-offer model, and the score of
-        the default offer feature vector in the shared model.
+        the default offer feature vector in the shared and hierarchical models. In the
+        hierarchical model an offer with features but no reward yet gets its shared score.
         """
         x = validate_context(context, self.dim)
         return self.params.means(x, self.params.rows_of(offer_ids))
@@ -221,13 +227,14 @@ class LinearLearner(BanditLearner):
     """Mutable ridge model of a LinUCB or LinTS policy; publishes immutable snapshots.
 
     Not thread-safe: one learner process owns it. ``update_one`` costs O(d^2) per reward
-    for the per-offer model and O((d q)^2) for the shared one.
+    for the per-offer model, O((d q)^2) for the shared one and both for the hierarchical one.
 
     Args:
         config: the policy; ``config.algorithm`` must be one of :attr:`SNAPSHOT_CLASSES`.
         dim: context length ``d``, bias included.
         offer_features: offer id to feature vector (see :mod:`policies.offer_features`);
-            required for ``config.model == "shared"``, ignored for ``"per_offer"``.
+            required for ``config.model`` ``"shared"`` and ``"hierarchical"``, ignored for
+            ``"per_offer"``.
 
     NOTE: Sherman-Morrison updates accumulate rounding error in ``A_inv`` and nothing
     re-inverts ``A``. With d = 21 and contexts of order one, the max relative error
@@ -252,16 +259,7 @@ class LinearLearner(BanditLearner):
         self.policy_id = config.id
         self.algorithm = config.algorithm
         self.dim = validate_dim(dim)
-        self._model: PerOfferRidge | SharedRidge
-        if config.model == "shared":
-            if offer_features is None:
-                raise ConfigError(
-                    f"policy {config.id!r} uses model 'shared', which needs offer_features; got None. "
-                    "Pass offer_features=policies.offer_features_of(catalog.offers)."
-                )
-            self._model = SharedRidge(self.dim, config.ridge, offer_features)
-        else:
-            self._model = PerOfferRidge(self.dim, config.ridge)
+        self._model = _make_model(config, self.dim, offer_features)
         self._n_updates = 0
         self._version = 0
 
@@ -298,7 +296,10 @@ class LinearLearner(BanditLearner):
     def from_snapshot(cls, snapshot: LinearSnapshot) -> LinearLearner:
         """Return a learner with the snapshot's parameters whose next snapshot has a higher version."""
         params = snapshot.params
-        if isinstance(params, SharedRidgeParams):
+        if isinstance(params, HierarchicalRidgeParams):
+            learner = cls(snapshot.config, dim=snapshot.dim, offer_features=params.offer_feature_map())
+            learner._model = HierarchicalRidge.from_params(params, shared_until=snapshot.config.shared_until_rewards)
+        elif isinstance(params, SharedRidgeParams):
             learner = cls(snapshot.config, dim=snapshot.dim, offer_features=params.offer_feature_map())
             learner._model = SharedRidge.from_params(params)
         else:
@@ -314,3 +315,18 @@ class LinearLearner(BanditLearner):
             f"model={self.config.model!r}, dim={self.dim}, n_updates={self._n_updates}, version={self._version})"
         )
 
+
+def _make_model(
+    config: PolicyConfig, dim: int, offer_features: Mapping[str, np.ndarray] | None
+) -> PerOfferRidge | SharedRidge | HierarchicalRidge:
+    """Return the fresh ridge model that ``config.model`` names."""
+    if config.model == "per_offer":
+        return PerOfferRidge(dim, config.ridge)
+    if offer_features is None:
+        raise ConfigError(
+            f"policy {config.id!r} uses model {config.model!r}, which needs offer_features; got None. "
+            "Pass offer_features=policies.offer_features_of(catalog.offers)."
+        )
+    if config.model == "shared":
+        return SharedRidge(dim, config.ridge, offer_features)
+    return HierarchicalRidge(dim, config.ridge, offer_features, shared_until=config.shared_until_rewards)

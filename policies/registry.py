@@ -54,13 +54,14 @@ def make_learner(
         config: the policy; ``config.algorithm`` picks the class.
         dim: context length ``d``, bias included (``FeatureEncoder.dim``).
         offer_features: offer id to feature vector; required when ``config.model`` is
-            ``"shared"`` and the algorithm learns (lints, linucb, epsilon_greedy).
+            ``"shared"`` or ``"hierarchical"`` and the algorithm learns (lints, linucb,
+            epsilon_greedy).
         seed: accepted so that callers can pass one seed to every learner factory. The
             learners here update deterministically and draw nothing, so it has no effect:
             decisions take their randomness from the generator passed to ``choose_slate``.
 
     Raises:
-        ConfigError: ``model == "shared"`` without ``offer_features``.
+        ConfigError: ``model`` ``"shared"`` or ``"hierarchical"`` without ``offer_features``.
         InvalidInputError: ``dim`` is not a positive integer, a feature vector has the wrong
             shape, or ``seed`` is neither None nor an integer.
     """

@@ -159,28 +159,27 @@ def draw_thompson_slate(
     # among the remaining candidates without gathering their columns again. A placed
     # column never wins a row: every remaining value is finite.
     work = np.array(values, dtype=np.float64)
-    placed = np.zeros(n, dtype=bool)
+    placed = [False] * n
     order: list[int] = []
     propensities: list[float] = []
     first_position_dist = np.zeros(n)
+    # Python lists beat numpy for the per-position arithmetic on a few dozen candidates.
+    kept = 1.0 - share
     for position in range(min(k, n)):
-        left = n - position
-        probabilities = _win_frequencies(work, may_tie)
-        if share > 0.0:
-            probabilities *= 1.0 - share
-            probabilities += share / left
-            probabilities[placed] = 0.0
-        cumulative = list(itertools.accumulate(probabilities.tolist()))
+        floor = share / (n - position)
+        wins = _win_frequencies(work, may_tie).tolist()
+        probabilities = [0.0 if done else kept * win + floor for win, done in zip(wins, placed)]
+        cumulative = list(itertools.accumulate(probabilities))
         total = cumulative[-1]
         if position == 0:
-            first_position_dist = probabilities / total
+            first_position_dist = np.array(probabilities) / total
         # bisect_right never lands on a zero probability (a placed candidate included)
         # unless u rounded up to the total.
         index = bisect.bisect_right(cumulative, rng.random() * total)
         if index >= n:
             index = max(j for j in range(n) if probabilities[j] > 0.0)
         order.append(index)
-        propensities.append(min(1.0, float(probabilities[index]) / total))
+        propensities.append(min(1.0, probabilities[index] / total))
         placed[index] = True
         work[:, index] = -np.inf
     return SlateDraw(tuple(order), tuple(propensities), first_position_dist)

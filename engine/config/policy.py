@@ -53,8 +53,19 @@ class PolicyConfig(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
     algorithm: Literal["lints", "linucb", "epsilon_greedy", "random", "static", "rllib", "dp_propensity"]
-    model: Literal["per_offer", "shared"] = Field(default="per_offer", description="One linear model per offer, or one shared over customer x offer features.")
+    model: Literal["per_offer", "shared", "hierarchical"] = Field(
+        default="per_offer",
+        description="One linear model per offer, one shared over customer x offer features, "
+        "or per offer with the shared model's prediction as each offer's prior mean.",
+    )
     ridge: float = Field(default=1.0, gt=0.0, le=1e6, description="L2 regularisation (prior precision) of the linear models.")
+    shared_until_rewards: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="hierarchical: rewards an offer needs before its own model decides; "
+        "until then it scores with the shared model's prediction. Other models ignore it.",
+    )
     exploration: ExplorationConfig = ExplorationConfig()
     features: tuple[str, ...] | Literal["default"] = "default"
     slate_size: int = Field(default=3, ge=1, le=20)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from statistics import NormalDist
@@ -88,8 +88,19 @@ class BalanceForecast:
     largest_debit: tuple[str, float, date] | None
 
 
-def daily_flows(state: Mapping[str, Any], today: int, config: InsightsConfig) -> list[tuple[float, float]]:
-    """Return (expected net flow, variance) for each of the ``horizon_days`` days after ``today``."""
+def daily_flows(
+    state: Mapping[str, Any],
+    today: int,
+    config: InsightsConfig,
+    due: Sequence[tuple[int, float, float, str]] | None = None,
+) -> list[tuple[float, float]]:
+    """Return (expected net flow, variance) for each of the ``horizon_days`` days after ``today``.
+
+    Args:
+        due: the recurring debits due from ``today + 1`` to ``today + horizon_days`` as
+            :func:`scheduled_due` returns them, when the caller already has them. Entries
+            below ``recurring.min_confidence`` are skipped.
+    """
     horizon = config.forecast.horizon_days
     min_confidence = config.recurring.min_confidence
     table = table_for(state, today, config)
@@ -101,8 +112,11 @@ def daily_flows(state: Mapping[str, Any], today: int, config: InsightsConfig) ->
         start, _, rows = table
         row = rows[(today + offset - start) % 7]
         flows.append([-row[ROW_MEAN], row[ROW_VARIANCE]])
-    for day, amount, _, _ in scheduled_due(state, today, today + 1, today + horizon, min_confidence):
-        flows[day - today - 1][0] -= amount
+    if due is None:
+        due = scheduled_due(state, today, today + 1, today + horizon, min_confidence)
+    for day, amount, confidence, _ in due:
+        if confidence >= min_confidence:
+            flows[day - today - 1][0] -= amount
     series = state.get(KEY_SERIES, {})
     for series_id in state.get(KEY_RECURRING, ()):
         if not series_id.startswith("i"):
@@ -116,13 +130,21 @@ def daily_flows(state: Mapping[str, Any], today: int, config: InsightsConfig) ->
     return [(flow, variance) for flow, variance in flows]
 
 
-def cumulative_plan(state: Mapping[str, Any], today: int, config: InsightsConfig) -> list[Any]:
-    """Return the plan stored in the state: [today, cumulative mean flows, cumulative standard deviations]."""
+def cumulative_plan(
+    state: Mapping[str, Any],
+    today: int,
+    config: InsightsConfig,
+    due: Sequence[tuple[int, float, float, str]] | None = None,
+) -> list[Any]:
+    """Return the plan stored in the state: [today, cumulative mean flows, cumulative standard deviations].
+
+    ``due`` is passed on to :func:`daily_flows`.
+    """
     means = []
     deviations = []
     total = 0.0
     variance = 0.0
-    for flow, day_variance in daily_flows(state, today, config):
+    for flow, day_variance in daily_flows(state, today, config, due):
         total += flow
         variance += day_variance
         means.append(round(total, 2))

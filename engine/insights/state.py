@@ -252,8 +252,9 @@ def refresh_insight_state(profile: CustomerProfile) -> None:
     if pending & PENDING_TABLE:
         _refresh_table(state, today, table_income_days, config)
     if pending or KEY_PLAN not in state:
-        state[KEY_PLAN] = cumulative_plan(state, today, config)
-        _write_schedule_signals(state, today, config, features)
+        due = _horizon_due(state, today, config)
+        state[KEY_PLAN] = cumulative_plan(state, today, config, due)
+        _write_schedule_signals(state, today, config, features, due)
     days_to_overdraft = first_risk_day(state[KEY_PLAN], profile.balance, config)
     features[SIGNAL_OVERDRAFT_RISK] = 1.0 if days_to_overdraft < NO_OVERDRAFT_DAYS else 0.0
     features[SIGNAL_DAYS_TO_OVERDRAFT] = days_to_overdraft
@@ -279,8 +280,9 @@ def refresh_insight_signals(profile: CustomerProfile, now: datetime) -> dict[str
         # nothing has changed the state since, so the stored values are current.
         return {name: float(features[name]) for name in SIGNALS}
     config = load_insights_config()
-    _write_schedule_signals(state, today, config, features)
-    days_to_overdraft = first_risk_day(cumulative_plan(state, today, config), profile.balance, config)
+    due = _horizon_due(state, today, config)
+    _write_schedule_signals(state, today, config, features, due)
+    days_to_overdraft = first_risk_day(cumulative_plan(state, today, config, due), profile.balance, config)
     features[SIGNAL_OVERDRAFT_RISK] = 1.0 if days_to_overdraft < NO_OVERDRAFT_DAYS else 0.0
     features[SIGNAL_DAYS_TO_OVERDRAFT] = days_to_overdraft
     _write_life_signals(state, today, config, features)
@@ -443,9 +445,27 @@ def _refresh_table(state: dict[str, Any], today: int, income_days: list[int], co
         state[KEY_TABLE] = [today, table[0], table[1]]
 
 
-def _write_schedule_signals(state: dict[str, Any], today: int, config: InsightsConfig, features: dict[str, Any]) -> None:
-    due = scheduled_due(state, today, today + 1, today + 1, config.recurring.due_min_confidence)
-    features[SIGNAL_SUBSCRIPTION_DUE_TOMORROW] = 1.0 if due else 0.0
+def _horizon_due(state: dict[str, Any], today: int, config: InsightsConfig) -> list[tuple[int, float, float, str]]:
+    """Return the recurring debits due over the forecast horizon at either confidence threshold.
+
+    The plan and the due-tomorrow signal share this one pass over the series; each keeps
+    the entries at or above its own threshold.
+    """
+    lowest = min(config.recurring.min_confidence, config.recurring.due_min_confidence)
+    return scheduled_due(state, today, today + 1, today + config.forecast.horizon_days, lowest)
+
+
+def _write_schedule_signals(
+    state: dict[str, Any],
+    today: int,
+    config: InsightsConfig,
+    features: dict[str, Any],
+    due: list[tuple[int, float, float, str]],
+) -> None:
+    threshold = config.recurring.due_min_confidence
+    tomorrow = today + 1
+    due_tomorrow = any(day == tomorrow and confidence >= threshold for day, _, confidence, _ in due)
+    features[SIGNAL_SUBSCRIPTION_DUE_TOMORROW] = 1.0 if due_tomorrow else 0.0
     income = main_income(state, today, config)
     features[SIGNAL_INCOME_STABLE] = 1.0 if income is not None and income.stable else 0.0
 
