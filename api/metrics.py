@@ -3,6 +3,10 @@
 Request latency is measured in the ingress process. Counters that live in other
 processes (policy replicas, stream workers, the learner) are collected on each scrape
 through :class:`StatsCollector`, which requests their current values from the service client.
+
+Each ingress replica serves ``/metrics`` from its own registry. With several replicas
+behind one address, one scrape sees one replica's request latency and, when the policy
+decides in the ingress, that replica's decision counters.
 """
 
 from __future__ import annotations
@@ -96,4 +100,10 @@ class ApiMetrics:
             ["reason"],
             registry=self.registry,
         )
+        # Every known label set is created up front, so each replica exports all series
+        # (at zero) from its first scrape, whichever replica served the traffic so far.
+        for operation in ("query", "mutation"):
+            self.latency.labels(operation)
+        for reason in ("unauthenticated", "rate_limited"):
+            self.rejections.labels(reason)
         self.registry.register(StatsCollector(read_stats))  # type: ignore[arg-type]

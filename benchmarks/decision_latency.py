@@ -2,10 +2,11 @@
 
 Decision: a live profile with 90 days of synthetic history -> features -> eligibility and
 contact policy over 20 candidate offers -> LinTS slate of 3 -> reasons -> decision record.
-Timed twice: as the customer's first decision of the local day, which recomputes the
-date-dependent insight signals (a bill due tomorrow), and as a later decision that day,
-which the service takes from its signal cache (engine/derived_cache.py) while no new event
-has arrived.
+Timed twice. Without a signal cache, a decision recomputes the date-dependent insight
+signals (a bill due tomorrow) unless the customer's latest event fell on the same local
+day; that is the customer's first decision of the day. With the service's signal cache
+(engine/derived_cache.py) warm, as for a customer decided earlier the same day with no
+new event since, the signals are reused.
 Learner: reward records applied through the online learner (feature encoding, duplicate
 check, Sherman-Morrison update), and the raw learner update alone.
 
@@ -166,11 +167,11 @@ def main() -> None:
 
     print(f"decisions timed: {args.rounds}, candidates per decision: median {statistics.median(candidates):.0f}, slate 3, policy lints")
     print(
-        f"decision, first of the customer's day (insight signals + features + eligibility + slate + reasons + record): "
+        f"decision, no signal cache (insight signals + features + eligibility + slate + reasons + record): "
         f"median {us(decide_times):.0f} us, p99 {us(decide_times, 0.99):.0f} us  (target <= 250 us median)"
     )
     print(
-        f"decision, later the same day (insight signals from the service's cache): "
+        f"decision, signal cache warm (the same customer again that day): "
         f"median {us(cached_times):.0f} us, p99 {us(cached_times, 0.99):.0f} us  (target <= 250 us median)"
     )
     print(f"  of which compute_features: median {us(feature_times):.0f} us")

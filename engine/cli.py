@@ -14,7 +14,7 @@ from engine.cli_insights import import_command, insights_command
 from engine.cli_privacy import erase as erase_command
 from engine.cli_rl import evaluate as evaluate_command
 from engine.cli_rl import train as train_command
-from engine.errors import OfferloopError
+from engine.errors import ConfigError, OfferloopError
 
 __all__ = ["app", "main"]
 
@@ -116,6 +116,20 @@ def dashboard(
         typer.echo(f"  {item['category']}: {item['prediction']}  ({item['reason']})")
 
 
+def _require_free_port(host: str, port: int, setting: str) -> None:
+    """Raise ConfigError when nothing can listen on ``host:port`` because it is taken."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} ({err.strerror}); stop what uses the port or choose another with {setting}"
+            ) from err
+
+
 @app.command()
 def serve(
     policy: Annotated[Optional[str], typer.Option(help="Policy name or YAML path (default: OFFERLOOP_POLICY or lints).")] = None,
@@ -132,6 +146,11 @@ def serve(
 
     overrides = {key: value for key, value in {"policy": policy, "http_port": port}.items() if value is not None}
     settings = ServiceSettings(**overrides)
+    # A busy port otherwise shows up only as a long traceback from HAProxy or the broker.
+    if settings.ray_address is None:
+        _require_free_port(settings.http_host, settings.http_port, "--port or OFFERLOOP_HTTP_PORT")
+    if settings.kafka_bootstrap_servers is None:
+        _require_free_port("127.0.0.1", settings.broker_port, "OFFERLOOP_BROKER_PORT")
     mode = []
     mode.append(f"Kafka {settings.kafka_bootstrap_servers}" if settings.kafka_bootstrap_servers else "bundled broker")
     mode.append("Redis" if settings.redis_url else "in-memory stores")
@@ -173,9 +192,16 @@ def replay(
         counts = replay_file(file, bus, topic=topic)
     finally:
         bus.close()
+    summary = f"published {counts['published']} lines to {topic} at {servers}"
+    if counts["unparseable"]:
+        summary += (
+            f"; {counts['unparseable']} of them are not JSON objects with a customer_id, so they were sent "
+            "unchanged and the service will move them to the dead-letter topic"
+        )
+    typer.echo(summary)
     typer.echo(
-        f"published {counts['published']} lines to {topic} at {servers}; {counts['unparseable']} of them were "
-        "not JSON objects with a customer_id, went unchanged and will be dead-lettered with their reason"
+        "the service validates every event as it reads it and moves invalid ones to the dead-letter topic with their reason",
+        err=True,
     )
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from engine.insights.calendar import day_date
 from engine.insights.config import InsightsConfig
 from engine.insights.keys import KEY_RECURRING, KEY_SERIES, NO_OVERDRAFT_DAYS
-from engine.insights.recurring import SERIES_EXPECTED, SERIES_NAME, due_days, effective_status
+from engine.insights.recurring import SERIES_EXPECTED, SERIES_NAME, confidence_and_due_days
 from engine.insights.spend import ROW_MEAN, ROW_VARIANCE, scheduled_due, table_for
 
 __all__ = [
@@ -122,10 +122,10 @@ def daily_flows(
         if not series_id.startswith("i"):
             continue
         entry = series[series_id]
-        confidence, _ = effective_status(entry, today)
+        confidence, days = confidence_and_due_days(entry, today, today + 1, today + horizon)
         if confidence < min_confidence:
             continue
-        for day in due_days(entry, today, today + 1, today + horizon):
+        for day in days:
             flows[day - today - 1][0] += entry[SERIES_EXPECTED] / 100.0
     return [(flow, variance) for flow, variance in flows]
 

@@ -66,6 +66,7 @@ __all__ = [
     "classify_series",
     "effective_status",
     "due_days",
+    "confidence_and_due_days",
     "series_view",
     "find_recurring",
 ]
@@ -498,9 +499,14 @@ def effective_status(entry: Mapping[str, Any], today: int) -> tuple[float, int]:
 
 def due_days(entry: Mapping[str, Any], today: int, start: int, stop: int) -> list[int]:
     """Return the days in [start, stop] on which the series' payments are due, seen from ``today``."""
+    return confidence_and_due_days(entry, today, start, stop)[1]
+
+
+def confidence_and_due_days(entry: Mapping[str, Any], today: int, start: int, stop: int) -> tuple[float, list[int]]:
+    """Return :func:`effective_status`'s confidence and :func:`due_days` together, at the cost of one."""
     confidence, nominal, actual = _status(entry, today)
     if confidence <= 0.0 or actual > stop:
-        return []
+        return confidence, []
     cadence = CADENCES[entry[SERIES_CADENCE]]
     # Two payments are at least this far apart, even with weekend shifts, so a step that
     # cannot land inside the range is skipped with its date arithmetic.
@@ -512,7 +518,7 @@ def due_days(entry: Mapping[str, Any], today: int, start: int, stop: int) -> lis
         if actual + shortest_gap > stop:
             break
         nominal, actual = _step(entry, nominal)
-    return found
+    return confidence, found
 
 
 def series_view(entry: Mapping[str, Any], today: int, *, outgoing: bool) -> RecurringPayment | None:

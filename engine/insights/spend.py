@@ -43,7 +43,7 @@ import numpy as np
 from engine.insights.calendar import day_date, month_end_day
 from engine.insights.config import InsightsConfig
 from engine.insights.keys import KEY_DAYS, KEY_FIRST_DAY, KEY_INCOME_DAYS, KEY_LAST_DAY, KEY_RECURRING, KEY_SERIES, KEY_TABLE
-from engine.insights.recurring import SERIES_EXPECTED, due_days, effective_status
+from engine.insights.recurring import SERIES_EXPECTED, confidence_and_due_days
 
 __all__ = [
     "HISTORY_DAYS",
@@ -253,11 +253,11 @@ def scheduled_due(
         if not series_id.startswith("o"):
             continue
         entry = series[series_id]
-        confidence, _ = effective_status(entry, today)
+        confidence, days = confidence_and_due_days(entry, today, start, stop)
         if confidence < min_confidence:
             continue
         amount = entry[SERIES_EXPECTED] / 100.0
-        for day in due_days(entry, today, start, stop):
+        for day in days:
             found.append((day, amount, confidence, series_id))
     return found
 

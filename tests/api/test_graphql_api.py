@@ -253,3 +253,12 @@ def test_metrics_count_rejections_and_privacy_events(client: ApiClient) -> None:
 def test_health_needs_no_key(client: ApiClient) -> None:
     assert client.request("GET", "/healthz").json()["status"] == "ok"
     assert KEYS["admin"] not in client.request("GET", "/metrics").text
+
+
+def test_metrics_series_exist_before_traffic(client: ApiClient) -> None:
+    # Another replica may have served every request so far; this one still exports its series.
+    text = client.request("GET", "/metrics").text
+
+    assert 'offerloop_request_seconds_bucket{le="0.001",operation="query"} 0.0' in text
+    assert 'offerloop_request_seconds_count{operation="mutation"} 0.0' in text
+    assert 'offerloop_api_rejections_total{reason="rate_limited"} 0.0' in text

@@ -28,4 +28,4 @@ def test_replay_summary_counts_lines_left_for_dead_letter(tmp_path: Path, kafka_
 
     assert result.exit_code == 0, result.output
     assert f"published 2 lines to {topic}" in result.output
-    assert "1 of them were not JSON objects with a customer_id" in result.output
+    assert "1 of them are not JSON objects with a customer_id" in result.output
