@@ -171,7 +171,7 @@ class KeyRing:
         """
         if not key:
             raise AuthenticationError(
-                "missing API key; send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+                "missing API key; send it as 'Authorization: Bearer <key>' (the word Bearer included) or 'X-API-Key: <key>'"
             )
         # Lookup by SHA-256: timing can only depend on the hash of the caller's own input,
         # which reveals nothing about the stored keys.

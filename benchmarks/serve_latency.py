@@ -285,6 +285,14 @@ def main() -> None:
     if total:
         print(f"insight cache: {lookups['hit'] / total:.1%} of {total:.0f} lookups were hits")
     print(f"freshness (feedback on Kafka -> first decision with the new snapshot): median {statistics.median(delays):.2f} s, max {max(delays):.2f} s over {len(delays)} rounds")
+    busy = next(result for name, concurrency, result in rows if name == "dashboard" and concurrency == 16)
+    checks = (
+        ("dashboard p99 at concurrency 16 <= 30 ms", busy["p99_ms"] <= 30.0),
+        ("dashboards per second at concurrency 16 >= 1,000", busy["per_s"] >= 1000.0),
+        ("freshness median < 2 s", statistics.median(delays) < 2.0),
+    )
+    for target, met in checks:
+        print(f"target {target}: {'met' if met else 'NOT met'}")
     print(json.dumps({"rows": [{"endpoint": n, "concurrency": c, **r} for n, c, r in rows], "freshness_median_s": statistics.median(delays)}))
 
 

@@ -13,6 +13,7 @@ import typer
 from engine.cli_insights import import_command, insights_command
 from engine.cli_privacy import erase as erase_command
 from engine.cli_rl import evaluate as evaluate_command
+from engine.cli_rl import logs as logs_command
 from engine.cli_rl import train as train_command
 from engine.errors import ConfigError, OfferloopError
 
@@ -209,6 +210,7 @@ app.command("import")(import_command)
 app.command("erase")(erase_command)
 app.command("train")(train_command)
 app.command("evaluate")(evaluate_command)
+app.command("logs")(logs_command)
 app.command("insights")(insights_command)
 
 

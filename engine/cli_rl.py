@@ -111,7 +111,7 @@ def evaluate(
         _evaluate_obd(obd, campaign, seed, as_json)
         return
     if logs is None:
-        raise InvalidInputError("--logs is required unless --obd is given; pass a decision log written by engine.ope_logs")
+        raise InvalidInputError("--logs is required unless --obd is given; write a decision log with `offerloop logs --out FILE`")
     if policy is None and rewards is None:
         raise InvalidInputError("pass --policy (a candidate policy), --rewards (a candidate reward config) or both")
     from engine.config.loader import load_catalog, load_reward_config
@@ -146,6 +146,42 @@ def evaluate(
         truth = f"  true {segment.true_value:.4f}" if segment.true_value is not None else ""
         typer.echo(f"{segment.segment:<20}{segment.n_events:>6}{segment.logged.value:>10.4f}{original:>11}  {'; '.join(parts)}{truth}")
     typer.echo(f"plot: {report.plot}")
+
+
+def logs(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the decision log (JSON lines).")],
+    policy: Annotated[str, typer.Option("--policy", help="Logging policy: name or YAML. A policy that explores (random, lints) gives the evaluation overlap.")] = "random",
+    decisions: Annotated[int, typer.Option(min=1, help="Decisions to log.")] = 5000,
+    customers: Annotated[int, typer.Option(min=1, help="Customers in the synthetic population.")] = 500,
+    slate_size: Annotated[int, typer.Option(min=1, max=20, help="Offers per decision.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic bank and of the policy's draws.")] = 0,
+    catalog: Annotated[Optional[Path], typer.Option(help="Offer catalog YAML (default configs/offers.yaml).")] = None,
+    rewards: Annotated[Optional[Path], typer.Option(help="Reward config YAML the logged rewards are settled with (default configs/rewards.yaml).")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log debug messages.")] = False,
+) -> None:
+    """Write a decision log from the synthetic bank, for `offerloop evaluate --logs`.
+
+    Each record holds the decision with its exact propensities, the feedback and settled
+    rewards, and the simulator's true expected rewards, so evaluate can print how close
+    each estimate came.
+    """
+    _setup_logging(verbose)
+    from engine.config.loader import load_catalog, load_reward_config
+    from engine.log_simulation import simulate_decision_logs
+    from engine.ope_logs import write_decision_logs
+
+    logged = simulate_decision_logs(
+        policy,
+        catalog=load_catalog(catalog),
+        reward_config=load_reward_config(rewards),
+        decisions=decisions,
+        seed=seed,
+        customers=customers,
+        slate_size=slate_size,
+        progress=True,
+    )
+    path = write_decision_logs(out, logged)
+    typer.echo(f"wrote {len(logged)} decisions logged by {policy} to {path}")
 
 
 def _evaluate_obd(directory: Path, campaign: str, seed: int, as_json: bool) -> None:

@@ -136,3 +136,24 @@ def test_greedy_candidate_on_thin_logs_warns(random_logs, shipped_catalog, shipp
         warnings.simplefilter("always")
         evaluate_logs(random_logs[:120], catalog=shipped_catalog, reward_config=shipped_rewards, policy="linucb")
     assert any(issubclass(item.category, OPEWarning) for item in caught)
+
+
+def test_logs_command_writes_evaluable_log(tmp_path: Path) -> None:
+    from engine.cli import app
+
+    path = tmp_path / "logged.jsonl"
+    written = CliRunner().invoke(
+        app, ["logs", "--out", str(path), "--decisions", "120", "--customers", "60", "--seed", "3"]
+    )
+    assert written.exit_code == 0, written.output
+    assert f"wrote 120 decisions logged by random to {path}" in written.output
+
+    logged = read_decision_logs(path)
+    assert len(logged) == 120
+    assert {item.decision.policy_id for item in logged} == {"random"}
+
+    evaluated = CliRunner().invoke(
+        app, ["evaluate", "--logs", str(path), "--policy", "linucb", "--plot", str(tmp_path / "p.png"), "--json"]
+    )
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["n_events"] == 120
