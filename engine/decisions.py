@@ -34,7 +34,7 @@ from engine.features import FeatureEncoder, compute_features
 from engine.derived_cache import DerivedValueCache
 from engine.insights.state import refresh_insight_signals, signal_day, write_signals
 from engine.profile import CustomerProfile
-from engine.reasons import explain_offer, feature_contributions
+from engine.reasons import explain_offer, feature_contributions_of_rows
 from engine.snapshot_store import SnapshotHolder
 from policies.base import PolicySnapshot
 from policies.baselines import StaticSnapshot
@@ -241,6 +241,10 @@ class DecisionEngine:
             choice = snapshot.choose_slate(context, offer_ids, multipliers, remaining, self.rng)
             mean = snapshot.context_mean
             deviations = context - mean if mean is not None else None
+            if personalised and choice.contributions is not None:
+                slate_contributions = feature_contributions_of_rows(names, choice.contributions[list(choice.order)])
+            else:
+                slate_contributions = [{} for _ in choice.order]
             for slot, (index, propensity) in enumerate(zip(choice.order, choice.propensities)):
                 offer = candidates[index]
                 lifts = choice.contributions[index] if choice.contributions is not None else None
@@ -262,7 +266,7 @@ class DecisionEngine:
                         "score": float(choice.scores[index]),
                         "reason": reason.text,
                         "reason_features": reason.features,
-                        "contributions": feature_contributions(names, lifts) if personalised else {},
+                        "contributions": slate_contributions[slot],
                     },
                 )
                 shown.append(item)

@@ -94,6 +94,12 @@ DEFAULT_POLICY_FEATURES: tuple[str, ...] = (
 )
 
 
+# Feature names built once, not formatted again on every call.
+_SPEND_30D_KEYS = tuple((name, f"spend_30d_{name}") for name in FEATURE_SPEND_CATEGORIES)
+_SPEND_56D_KEYS = tuple(f"spend_56d_{name}" for name in WEEKDAY_NAMES)
+_SPEND_90D_KEYS = tuple((name, f"spend_90d_{name}") for name in FEATURE_SPEND_CATEGORIES)
+
+
 def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float]:
     """Return every feature in :data:`FEATURE_NAMES` for ``profile`` as of ``now``.
 
@@ -114,11 +120,12 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
         "income_30d": income_30d,
         "balance": profile.balance if profile.balance is not None else 0.0,
     }
-    for name in FEATURE_SPEND_CATEGORIES:
-        features[f"spend_30d_{name}"] = max(w30["c"].get(name, 0.0), 0.0)
+    categories_30d = w30["c"]
+    for name, key in _SPEND_30D_KEYS:
+        features[key] = max(categories_30d.get(name, 0.0), 0.0)
     weekday = w56["wd"]
-    for index, name in enumerate(WEEKDAY_NAMES):
-        features[f"spend_56d_{name}"] = max(weekday[index], 0.0)
+    for index, key in enumerate(_SPEND_56D_KEYS):
+        features[key] = max(weekday[index], 0.0)
     weekend_per_day = (weekday[5] + weekday[6]) / 2.0
     weekday_per_day = sum(weekday[:5]) / 5.0
     features["weekend_spend_ratio"] = _ratio(weekend_per_day, weekday_per_day, default=1.0, cap=10.0)
@@ -130,8 +137,9 @@ def compute_features(profile: CustomerProfile, now: datetime) -> dict[str, float
     income_90d = max(w90["i"], 0.0)
     features["spend_90d"] = spend_90d
     features["income_90d"] = income_90d
-    for name in FEATURE_SPEND_CATEGORIES:
-        features[f"spend_90d_{name}"] = max(w90["c"].get(name, 0.0), 0.0)
+    categories_90d = w90["c"]
+    for name, key in _SPEND_90D_KEYS:
+        features[key] = max(categories_90d.get(name, 0.0), 0.0)
     features["savings_rate_90d"] = _savings_rate(income_90d, spend_90d)
     # Money sent to other accounts (a standing order to savings, payments to people). It
     # counts as spend above, since it leaves the account.
