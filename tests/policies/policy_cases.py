@@ -40,6 +40,9 @@ POLICY_CASES: tuple[PolicyCase, ...] = (
     PolicyCase("linucb", "shared"),
     PolicyCase("lints", "per_offer"),
     PolicyCase("lints", "shared"),
+    PolicyCase("epsilon_greedy", "hierarchical"),
+    PolicyCase("linucb", "hierarchical"),
+    PolicyCase("lints", "hierarchical"),
 )
 
 
