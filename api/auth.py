@@ -47,7 +47,13 @@ __all__ = [
     "parse_api_keys",
     "load_api_keys_file",
     "key_from_headers",
+    "MISSING_KEY_MESSAGE",
 ]
+
+# The error a request without a usable key gets, from the key ring and from the resolvers.
+MISSING_KEY_MESSAGE = (
+    "missing API key; send it as 'Authorization: Bearer <key>' (the word Bearer included) or 'X-API-Key: <key>'"
+)
 
 Scope = Literal["dashboard:read", "feedback:write", "admin"]
 SCOPES: tuple[str, ...] = ("dashboard:read", "feedback:write", "admin")
@@ -170,9 +176,7 @@ class KeyRing:
             AuthenticationError: no key, or a key that is not configured.
         """
         if not key:
-            raise AuthenticationError(
-                "missing API key; send it as 'Authorization: Bearer <key>' (the word Bearer included) or 'X-API-Key: <key>'"
-            )
+            raise AuthenticationError(MISSING_KEY_MESSAGE)
         # Lookup by SHA-256: timing can only depend on the hash of the caller's own input,
         # which reveals nothing about the stored keys.
         principal = self._by_digest.get(hash_key(key))

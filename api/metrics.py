@@ -5,7 +5,7 @@ processes (policy replicas, stream workers, the learner) are collected on each s
 through :class:`StatsCollector`, which requests their current values from the service client.
 
 Each ingress replica serves ``/metrics`` from its own registry. With several replicas
-behind one address, one scrape sees one replica's request latency and, when the policy
+behind one address, one scrape shows one replica's request latency and, when the policy
 decides in the ingress, that replica's decision counters.
 """
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import graphene
 
-from api.auth import AuthenticationError, Principal
+from api.auth import MISSING_KEY_MESSAGE, AuthenticationError, Principal
 
 __all__ = ["schema", "Channel", "FeedbackType"]
 
@@ -161,7 +161,7 @@ def _authorise(info: Any, scope: str, operation: str) -> Any:
     """Check the caller's scope and return the service client."""
     principal = info.context.get("principal")
     if not isinstance(principal, Principal):
-        raise AuthenticationError("missing API key; send it as 'Authorization: Bearer <key>' (the word Bearer included) or 'X-API-Key: <key>'")
+        raise AuthenticationError(MISSING_KEY_MESSAGE)
     principal.require(scope, operation)
     return info.context["service"]
 

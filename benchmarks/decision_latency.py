@@ -74,47 +74,41 @@ def main() -> None:
 
     catalog = open_catalog(20)
     profiles, loop, now = trained_profiles_and_learner(catalog, args.customers)
-    engine = DecisionEngine(
-        catalog=catalog,
-        policy_config=load_policy_config("lints"),
-        reward_config=load_reward_config(),
-        snapshots=SnapshotHolder(loop.holder.current),
-        seed=1,
-    )
     for profile in profiles:
         profile.offers.clear()  # no contact-policy exclusions: all 20 offers are candidates
     blobs = [profile.to_bytes() for profile in profiles]
-    copies = [CustomerProfile.from_bytes(blob) for blob in blobs for _ in range(max(1, args.rounds // len(blobs) + 1))]
 
-    decide_times = []
-    candidates = []
-    for index in range(args.rounds):
-        profile = copies[index]
-        started = time.perf_counter()
-        decision = engine.decide(profile, customer_id=profile.customer_id, now=now, slate_size=3)
-        decide_times.append(time.perf_counter() - started)
-        candidates.append(len(decision.record.candidates))
+    def make_engine(signal_cache: DerivedValueCache | None) -> DecisionEngine:
+        return DecisionEngine(
+            catalog=catalog,
+            policy_config=load_policy_config("lints"),
+            reward_config=load_reward_config(),
+            snapshots=SnapshotHolder(loop.holder.current),
+            seed=1,
+            signal_cache=signal_cache,
+        )
+
+    def time_decisions(engine: DecisionEngine) -> tuple[list[float], list[int]]:
+        """Time ``args.rounds`` decisions, each on a fresh copy of a stored profile."""
+        copies = [CustomerProfile.from_bytes(blob) for blob in blobs for _ in range(max(1, args.rounds // len(blobs) + 1))]
+        times, candidates = [], []
+        for index in range(args.rounds):
+            profile = copies[index]
+            started = time.perf_counter()
+            decision = engine.decide(profile, customer_id=profile.customer_id, now=now, slate_size=3)
+            times.append(time.perf_counter() - started)
+            candidates.append(len(decision.record.candidates))
+        return times, candidates
+
+    decide_times, candidates = time_decisions(make_engine(None))
 
     # The service's engine: one decision per customer fills the signal cache, then the
     # timed decisions are each customer's later ones on the same day.
-    cached_engine = DecisionEngine(
-        catalog=catalog,
-        policy_config=load_policy_config("lints"),
-        reward_config=load_reward_config(),
-        snapshots=SnapshotHolder(loop.holder.current),
-        seed=1,
-        signal_cache=DerivedValueCache(len(blobs)),
-    )
+    cached_engine = make_engine(DerivedValueCache(len(blobs)))
     for blob in blobs:
         profile = CustomerProfile.from_bytes(blob)
         cached_engine.decide(profile, customer_id=profile.customer_id, now=now, slate_size=3)
-    copies = [CustomerProfile.from_bytes(blob) for blob in blobs for _ in range(max(1, args.rounds // len(blobs) + 1))]
-    cached_times = []
-    for index in range(args.rounds):
-        profile = copies[index]
-        started = time.perf_counter()
-        cached_engine.decide(profile, customer_id=profile.customer_id, now=now, slate_size=3)
-        cached_times.append(time.perf_counter() - started)
+    cached_times, _ = time_decisions(cached_engine)
     load_times = []
     for index in range(min(args.rounds, 2000)):
         started = time.perf_counter()

@@ -161,7 +161,7 @@ def logs(
 ) -> None:
     """Write a decision log from the synthetic bank, for `offerloop evaluate --logs`.
 
-    Each record holds the decision with its exact propensities, the feedback and settled
+    Each record contains the decision with its exact propensities, the feedback and settled
     rewards, and the simulator's true expected rewards, so evaluate can print how close
     each estimate came.
     """

@@ -256,9 +256,9 @@ class PerOfferRidgeParams:
         """Draw ``multiplier_i * score_i`` from the posterior, shape ``(n_samples, n)``.
 
         Scores are independent across offers, each ``N(x . theta_i, s^2 x^T A_inv_i x)``.
-        The draws come in antithetic pairs (``z`` and ``-z``): each draw still has that
-        distribution, the pair's win counts vary less than two independent draws', and the
-        generator makes half as many normals, which is most of this method's cost.
+        The draws come in antithetic pairs (``z`` and ``-z``). Each draw keeps that
+        distribution, a pair's win counts vary less than those of two independent draws,
+        and the generator makes half as many normals, which were most of this method's cost.
         Also returns whether two columns can tie exactly. That needs at least two constant
         columns (multiplier or variance 0), because continuous draws tie with probability 0.
         """

@@ -164,11 +164,11 @@ def draw_thompson_slate(
     propensities: list[float] = []
     first_position_dist = np.zeros(n)
     # Python lists beat numpy for the per-position arithmetic on a few dozen candidates.
-    kept = 1.0 - share
+    win_weight = 1.0 - share
     for position in range(min(k, n)):
         floor = share / (n - position)
         wins = _win_frequencies(work, may_tie).tolist()
-        probabilities = [0.0 if done else kept * win + floor for win, done in zip(wins, placed)]
+        probabilities = [0.0 if done else win_weight * win + floor for win, done in zip(wins, placed)]
         cumulative = list(itertools.accumulate(probabilities))
         total = cumulative[-1]
         if position == 0:

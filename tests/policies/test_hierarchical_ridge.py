@@ -267,9 +267,9 @@ def test_converges_to_best_offer(algorithm: str) -> None:
     for _ in range(1500):
         context = random_context(rng)
         choice = learner.snapshot().choose_slate(context, OFFER_IDS, np.ones(4), 1, rng)
-        shown = choice.order[0]
-        best_in_first.append(shown == 2)
-        learner.update_one(OFFER_IDS[shown], context, float(true_means(context)[shown] + rng.normal(0.0, 0.1)))
+        first_offer = choice.order[0]
+        best_in_first.append(first_offer == 2)
+        learner.update_one(OFFER_IDS[first_offer], context, float(true_means(context)[first_offer] + rng.normal(0.0, 0.1)))
     assert np.mean(best_in_first[-200:]) >= 0.9
 
 
