@@ -9,8 +9,10 @@ Kafka, then measures at concurrency 1 and 16:
 
 and the freshness of learning: the median time from a feedback event published on Kafka
 to the first dashboard decided with a snapshot that includes it. For each load step it
-also prints the CPU time the ingress replicas spent per request (all their threads, read
-from the operating system), which says how much of a core one dashboard costs there.
+also prints CPU time per request, read from the operating system: of the ingress
+replicas (all their threads), of this load generator, and of the whole machine (every
+process, so it means something only on an otherwise quiet machine). The machine figure
+bounds the throughput: two cores give 2,000 ms of CPU per second.
 
     python benchmarks/serve_latency.py [--seconds 10] [--customers 500]
 """
@@ -21,6 +23,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
 import uuid
 from datetime import datetime, timezone
@@ -104,6 +107,12 @@ def cpu_seconds(processes: list[psutil.Process]) -> float:
         times = process.cpu_times()
         total += times.user + times.system
     return total
+
+
+def machine_busy_seconds() -> float:
+    """Return the CPU time all cores of this machine spent outside idle and I/O wait so far."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
 def load_customers(bootstrap: str, customers: int) -> tuple[list[str], int]:
@@ -224,6 +233,12 @@ def main() -> None:
         "--cache-customers", type=int, default=50_000, help="insight cache size per replica; 0 computes insights on every request"
     )
     parser.add_argument("--freshness-rounds", type=int, default=15)
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[1, 16], help="load steps to run (the targets are read at 16)"
+    )
+    parser.add_argument(
+        "--endpoints", nargs="+", choices=("dashboard", "ping"), default=["dashboard", "ping"], help="endpoints to load"
+    )
     args = parser.parse_args()
 
     prefix = f"ol-bench-{uuid.uuid4().hex[:8]}:"
@@ -250,13 +265,23 @@ def main() -> None:
             asyncio.run(run_load(running.graphql_url, concurrency=4, seconds=2, users=users, headers=headers))  # warm-up
             rows = []
             ingress = ingress_processes()
-            for concurrency in (1, 16):
-                for name, url, who in (("dashboard", running.graphql_url, users), ("ping", f"{running.url}/ping", None)):
+            targets = {"dashboard": (running.graphql_url, users), "ping": (f"{running.url}/ping", None)}
+            for concurrency in args.concurrency:
+                for name in args.endpoints:
+                    url, who = targets[name]
+                    # On stderr with the process ids, so that a profiler can be attached to one step.
+                    pids = [process.pid for process in ingress]
+                    print(f"step {name} at concurrency {concurrency} starts; ingress pids {pids}", file=sys.stderr, flush=True)
                     cpu_before = cpu_seconds(ingress)
+                    client_before = cpu_seconds([psutil.Process()])
+                    machine_before = machine_busy_seconds()
                     result = asyncio.run(
                         run_load(url, concurrency=concurrency, seconds=args.seconds, users=who, headers=headers)
                     )
-                    result["ingress_cpu_ms"] = (cpu_seconds(ingress) - cpu_before) / max(result["requests"], 1) * 1e3
+                    requests = max(result["requests"], 1)
+                    result["ingress_cpu_ms"] = (cpu_seconds(ingress) - cpu_before) / requests * 1e3
+                    result["client_cpu_ms"] = (cpu_seconds([psutil.Process()]) - client_before) / requests * 1e3
+                    result["machine_cpu_ms"] = (machine_busy_seconds() - machine_before) / requests * 1e3
                     rows.append((name, concurrency, result))
             lookups = cache_lookups(running.url)
             delays = measure_freshness(running.graphql_url, broker.bootstrap_servers, args.freshness_rounds, headers)
@@ -274,23 +299,25 @@ def main() -> None:
     print(f"\nRay Serve (throughput mode), {layout}, {cache}, Redis and Kafka in the path")
     print(
         f"{'endpoint':<12}{'concurrency':>12}{'requests':>10}{'errors':>8}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}"
-        f"{'ingress CPU ms/req':>20}"
+        f"{'CPU ms/req: ingress':>21}{'client':>8}{'machine':>9}"
     )
     for name, concurrency, result in rows:
         print(
             f"{name:<12}{concurrency:>12}{result['requests']:>10}{result['errors']:>8}"
-            f"{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}{result['per_s']:>9.0f}{result['ingress_cpu_ms']:>20.2f}"
+            f"{result['p50_ms']:>9.2f}{result['p99_ms']:>9.2f}{result['per_s']:>9.0f}{result['ingress_cpu_ms']:>21.2f}"
+            f"{result['client_cpu_ms']:>8.2f}{result['machine_cpu_ms']:>9.2f}"
         )
     total = lookups["hit"] + lookups["miss"]
     if total:
         print(f"insight cache: {lookups['hit'] / total:.1%} of {total:.0f} lookups were hits")
     print(f"freshness (feedback on Kafka -> first decision with the new snapshot): median {statistics.median(delays):.2f} s, max {max(delays):.2f} s over {len(delays)} rounds")
-    busy = next(result for name, concurrency, result in rows if name == "dashboard" and concurrency == 16)
-    checks = (
-        ("dashboard p99 at concurrency 16 <= 30 ms", busy["p99_ms"] <= 30.0),
-        ("dashboards per second at concurrency 16 >= 1,000", busy["per_s"] >= 1000.0),
-        ("freshness median < 2 s", statistics.median(delays) < 2.0),
-    )
+    busy = next((result for name, concurrency, result in rows if name == "dashboard" and concurrency == 16), None)
+    checks = [("freshness median < 2 s", statistics.median(delays) < 2.0)]
+    if busy is not None:
+        checks[:0] = [
+            ("dashboard p99 at concurrency 16 <= 30 ms", busy["p99_ms"] <= 30.0),
+            ("dashboards per second at concurrency 16 >= 1,000", busy["per_s"] >= 1000.0),
+        ]
     for target, met in checks:
         print(f"target {target}: {'met' if met else 'NOT met'}")
     print(json.dumps({"rows": [{"endpoint": n, "concurrency": c, **r} for n, c, r in rows], "freshness_median_s": statistics.median(delays)}))

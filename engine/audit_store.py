@@ -162,6 +162,24 @@ class InMemoryAuditStore(AuditStore):
                     del self._by_customer[customer_id]
 
 
+# Stores a batch of audit records in one call, run atomically inside Redis. ARGV: record
+# key prefix, customer index prefix, then four values per record: decision id, JSON,
+# TTL seconds, customer id. The index set's TTL is set when it is new (NX) and lengthened
+# (GT) otherwise, so it lives as long as the customer's longest-lived record.
+_PUT_RECORDS = """
+for base = 2, #ARGV - 1, 4 do
+  local id = ARGV[base + 1]
+  local ttl = ARGV[base + 3]
+  redis.call('SET', ARGV[1] .. id, ARGV[base + 2], 'EX', ttl)
+  local index = ARGV[2] .. ARGV[base + 4]
+  redis.call('SADD', index, id)
+  redis.call('EXPIRE', index, ttl, 'NX')
+  redis.call('EXPIRE', index, ttl, 'GT')
+end
+return (#ARGV - 2) / 4
+"""
+
+
 class RedisAuditStore(AuditStore):
     """Records as JSON strings expiring through Redis, plus one index set per customer.
 
@@ -185,6 +203,7 @@ class RedisAuditStore(AuditStore):
             raise InvalidInputError(f"key_prefix must be a non-empty string such as 'ol:'; got {key_prefix!r}")
         self._client = client
         self._prefix = key_prefix
+        self._put_script = client.register_script(_PUT_RECORDS)
 
     def __repr__(self) -> str:
         return f"RedisAuditStore(key_prefix={self._prefix!r}, retention_s={self.retention_s:g})"
@@ -211,25 +230,17 @@ class RedisAuditStore(AuditStore):
         self.put_many([record])
 
     def put_many(self, records: Sequence[DecisionRecord]) -> None:
-        """Store the records in one MULTI/EXEC transaction; expired ones are skipped."""
+        """Store the records with one script call, which Redis runs atomically; expired ones are skipped."""
         now = self.clock()
         live = [(record, math.ceil(self._expires_at(record) - now)) for record in records]
         live = [(record, ttl_s) for record, ttl_s in live if ttl_s > 0]
         if not live:
             return
 
-        def write() -> object:
-            with self._client.pipeline(transaction=True) as pipe:
-                for record, ttl_s in live:
-                    index_key = self._index_key(record.customer_id)
-                    pipe.set(self._key(record.decision_id), record.json_bytes(), ex=ttl_s)
-                    pipe.sadd(index_key, record.decision_id)
-                    # NX gives a new index a TTL, GT lengthens an existing one.
-                    pipe.expire(index_key, ttl_s, nx=True)
-                    pipe.expire(index_key, ttl_s, gt=True)
-                return pipe.execute()
-
-        self._run("store audit record", write)
+        args: list[object] = [self._key(""), self._index_key("")]
+        for record, ttl_s in live:
+            args += (record.decision_id, record.json_bytes(), ttl_s, record.customer_id)
+        self._run("store audit record", lambda: self._put_script(args=args))
 
     def get(self, decision_id: str) -> DecisionRecord | None:
         data = self._run("GET audit record", lambda: self._client.get(self._key(decision_id)))

@@ -318,6 +318,35 @@ def _decode_decision(data: bytes, key_prefix: str) -> PendingDecision:
             "it was written by another schema version or another program"
         ) from err
 
+# Stores a batch of pending decisions in one call. Per decision: the payload with a TTL of
+# window + retention; the id in the customer's index set, whose TTL is set when new (NX) and
+# lengthened (GT) so it lives as long as the customer's longest-lived decision; the
+# deletion time in the retention index; the window close in the open index, or removal
+# from it when the decision is closed. Run inside Redis, so the client packs one command
+# per batch instead of six per decision.
+# KEYS: open index, retention index. ARGV: decision key prefix, customer index prefix, then
+# six values per decision: id, payload, ttl seconds, customer id, window close ('' when
+# closed), deletion time.
+_PUT_DECISIONS = """
+local fields = 6
+for base = 2, #ARGV - 1, fields do
+  local id = ARGV[base + 1]
+  local ttl = ARGV[base + 3]
+  redis.call('SET', ARGV[1] .. id, ARGV[base + 2], 'EX', ttl)
+  local index = ARGV[2] .. ARGV[base + 4]
+  redis.call('SADD', index, id)
+  redis.call('EXPIRE', index, ttl, 'NX')
+  redis.call('EXPIRE', index, ttl, 'GT')
+  redis.call('ZADD', KEYS[2], ARGV[base + 6], id)
+  if ARGV[base + 5] == '' then
+    redis.call('ZREM', KEYS[1], id)
+  else
+    redis.call('ZADD', KEYS[1], ARGV[base + 5], id)
+  end
+end
+return (#ARGV - 2) / fields
+"""
+
 
 class RedisDecisionStore(DecisionStore):
     """Pending decisions as JSON strings plus sorted-set indexes by window close and deletion time.
@@ -345,6 +374,7 @@ class RedisDecisionStore(DecisionStore):
         self._retained_key = f"{key_prefix}decisions:retained"
         self._customer_prefix = f"{key_prefix}decisions:customer:"
         self._claim_script = client.register_script(_CLAIM_DUE)
+        self._put_script = client.register_script(_PUT_DECISIONS)
 
     @classmethod
     def from_settings(cls, settings: RedisSettings | None = None) -> RedisDecisionStore:
@@ -364,33 +394,24 @@ class RedisDecisionStore(DecisionStore):
         self.put_many([pending], retention_s=retention_s)
 
     def put_many(self, pendings: Sequence[PendingDecision], *, retention_s: float) -> None:
-        """Store the decisions in one MULTI/EXEC transaction: all of them or none."""
+        """Store the decisions with one script call, which Redis runs atomically."""
         if retention_s < 0:
             raise InvalidInputError(f"retention_s must be >= 0 seconds; got {retention_s}")
         if not pendings:
             return
+        args: list[Any] = [self._decision_prefix, self._customer_prefix]
+        for pending in pendings:
+            window_s = max(0.0, pending.expires_at - pending.record.ts.timestamp())
+            args += (
+                pending.decision_id,
+                pending.to_bytes(),
+                max(1, math.ceil(window_s + retention_s)),
+                pending.record.customer_id,
+                "" if pending.closed else repr(float(pending.expires_at)),
+                repr(float(pending.expires_at + retention_s)),
+            )
         with _wrap_errors("store decision", self._prefix):
-            with self._client.pipeline(transaction=True) as pipe:
-                for pending in pendings:
-                    self._queue_put(pipe, pending, retention_s)
-                pipe.execute()
-
-    def _queue_put(self, pipe: Any, pending: PendingDecision, retention_s: float) -> None:
-        decision_id = pending.decision_id
-        window_s = max(0.0, pending.expires_at - pending.record.ts.timestamp())
-        ttl_s = max(1, math.ceil(window_s + retention_s))
-        pipe.set(self._key(decision_id), pending.to_bytes(), ex=ttl_s)
-        index_key = f"{self._customer_prefix}{pending.record.customer_id}"
-        pipe.sadd(index_key, decision_id)
-        # NX sets a TTL on a new index, GT lengthens an existing one, so the index
-        # lives as long as the customer's longest-lived decision.
-        pipe.expire(index_key, ttl_s, nx=True)
-        pipe.expire(index_key, ttl_s, gt=True)
-        pipe.zadd(self._retained_key, {decision_id: pending.expires_at + retention_s})
-        if pending.closed:
-            pipe.zrem(self._open_key, decision_id)
-        else:
-            pipe.zadd(self._open_key, {decision_id: pending.expires_at})
+            self._put_script(keys=[self._open_key, self._retained_key], args=args)
 
     def get(self, decision_id: str) -> PendingDecision | None:
         with _wrap_errors("GET decision", self._prefix):

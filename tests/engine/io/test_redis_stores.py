@@ -86,6 +86,26 @@ def test_decision_ttl_is_window_plus_retention(redis_client: redis.Redis, redis_
     assert 8 * 86400 - 5 <= redis_client.ttl(key) <= 8 * 86400
 
 
+def test_decision_batch_writes_every_index(redis_client: redis.Redis, redis_key_prefix: str) -> None:
+    store = RedisDecisionStore(redis_client, key_prefix=redis_key_prefix)
+    short, long_ = make_pending("dec-1", window_s=100), make_pending("dec-2", window_s=5000)
+    closed = make_pending("dec-3", window_s=300)
+    closed.closed = True
+
+    store.put_many([short, long_, closed], retention_s=600)
+
+    open_key, retained_key = f"{redis_key_prefix}decisions:open", f"{redis_key_prefix}decisions:retained"
+    index_key = f"{redis_key_prefix}decisions:customer:{CUSTOMER_ID}"
+    assert redis_client.zrange(open_key, 0, -1, withscores=True) == [(b"dec-1", T0 + 100), (b"dec-2", T0 + 5000)]
+    assert dict(redis_client.zrange(retained_key, 0, -1, withscores=True)) == {
+        b"dec-1": T0 + 700, b"dec-3": T0 + 900, b"dec-2": T0 + 5600
+    }
+    assert redis_client.smembers(index_key) == {b"dec-1", b"dec-2", b"dec-3"}
+    # The index lives as long as the longest-lived decision in it, whatever the order.
+    assert 5600 - 5 <= redis_client.ttl(index_key) <= 5600
+    assert 700 - 5 <= redis_client.ttl(f"{redis_key_prefix}decision:dec-1") <= 700
+
+
 def test_decision_close_removes_open_index(redis_client: redis.Redis, redis_key_prefix: str) -> None:
     store = RedisDecisionStore(redis_client, key_prefix=redis_key_prefix)
     store.put(make_pending("dec-1", window_s=100), retention_s=600)
