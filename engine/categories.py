@@ -23,6 +23,8 @@ SPEND_CATEGORIES: tuple[str, ...] = (
 )
 INCOME_CATEGORIES: tuple[str, ...] = ("salary", "transfers_in", "refund", "other_income")
 CATEGORIES: tuple[str, ...] = SPEND_CATEGORIES + INCOME_CATEGORIES
+# The credit category that pays back earlier spend instead of adding income.
+REFUND_CATEGORY = "refund"
 
 # Spend categories that get their own 30-day feature; the rest count only in the totals.
 FEATURE_SPEND_CATEGORIES: tuple[str, ...] = (

@@ -475,3 +475,18 @@ def categorize(
     if found:
         return found
     return rules.match_spend_keyword(text) or rules.spend.fallback
+
+
+def refunded_category(
+    description: str,
+    *,
+    merchant: str | None = None,
+    mcc: str | None = None,
+    rules: CategoryRules | None = None,
+) -> str:
+    """Return the spend category of the purchase that a refund pays back.
+
+    It is the category a payment to the same merchant, with the same text and MCC, would
+    get, so a refund from a streaming service lowers subscription spend.
+    """
+    return categorize(description, merchant=merchant, mcc=mcc, amount=Decimal(-1), rules=rules)

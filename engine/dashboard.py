@@ -20,7 +20,7 @@ from engine.profile import CustomerProfile
 from engine.loop import DecisionLoop
 from engine.privacy import pseudonymize
 from engine.statements import CsvMapping, read_statement
-from policies.offer_features import offer_feature_vector
+from policies.offer_features import offer_features_of
 from policies.registry import load_snapshot, make_learner
 
 __all__ = ["FileImport", "DashboardResult", "build_dashboard"]
@@ -68,17 +68,14 @@ class DashboardResult:
         }
 
 
-def _spend_by_category(history: Sequence[tuple[Any, str, float, str | None]], *, days: int) -> dict[str, float]:
-    """Sum debits by category over the ``days`` days up to the latest transaction."""
-    if not history:
-        return {}
-    last = max(item[0] for item in history)
-    totals: dict[str, float] = {}
-    for day, _, amount, category in history:
-        if amount < 0 and (last - day).days < days:
-            name = category or "other"
-            totals[name] = round(totals.get(name, 0.0) - amount, 2)
-    return dict(sorted(totals.items(), key=lambda item: -item[1]))
+def _spend_by_category(profile: CustomerProfile) -> dict[str, float]:
+    """Return net spend by category over the profile's 90 days up to its latest event, largest first.
+
+    Net means purchases less refunds, each transaction counted once even when two
+    statements overlap. A category whose refunds reach its purchases is left out.
+    """
+    totals = {name: round(value, 2) for name, value in profile.windows[90]["c"].items()}
+    return dict(sorted(((name, value) for name, value in totals.items() if value > 0), key=lambda item: -item[1]))
 
 
 def build_dashboard(
@@ -109,7 +106,7 @@ def build_dashboard(
     learner = make_learner(
         policy_config,
         dim=encoder.dim,
-        offer_features={offer.id: offer_feature_vector(offer) for offer in catalog.offers},
+        offer_features=offer_features_of(catalog.offers),
         seed=seed,
     )
     override = load_snapshot(Path(snapshot_path).read_bytes()) if snapshot_path else None
@@ -144,11 +141,6 @@ def build_dashboard(
             elif outcome.reason == "duplicate":
                 duplicates[index] += 1
         latest = ts if latest is None or ts > latest else latest
-    history: list[tuple[Any, str, float, str | None]] = [
-        (event.ts.date(), event.merchant or event.description, float(event.amount), event.category)
-        for _, result in imports
-        for event in result.transactions
-    ]
     files = [
         FileImport(
             path=str(path),
@@ -176,8 +168,8 @@ def build_dashboard(
         }
         for view in decision.offers
     ]
-    spend = _spend_by_category(history, days=90)
     profile = loop.profiles.get(customer_id) or CustomerProfile(customer_id)
+    spend = _spend_by_category(profile)
     currency = profile.currency or "EUR"
     # The same insights as `offerloop insights` and the GraphQL API, from the live profile.
     insights = [

@@ -22,7 +22,8 @@ from typing import Any
 
 import msgpack
 
-from engine.categories import INCOME_CATEGORIES
+from engine.categories import INCOME_CATEGORIES, REFUND_CATEGORY
+from engine.categorize import refunded_category
 from engine.events import (
     BalanceSnapshotEvent,
     GeoPingEvent,
@@ -232,9 +233,16 @@ class CustomerProfile:
             delta["c"] = {name: spend}
             if name == "loan_repayment":
                 delta["r"] = spend
+        elif name == REFUND_CATEGORY:
+            # A refund pays back earlier spend, so it lowers spend in the category of the
+            # purchase instead of counting as income. A window without the purchase can
+            # then go below 0, and the features read such a total as 0.
+            refunded = refunded_category(event.description, merchant=event.merchant, mcc=event.mcc)
+            delta["s"] = -amount
+            delta["c"] = {refunded: -amount}
         else:
             delta["i"] = amount
-            if name == "salary" or (name in INCOME_CATEGORIES and name != "refund" and amount >= 500):
+            if name == "salary" or (name in INCOME_CATEGORIES and amount >= 500):
                 self._record_income(day, amount, name == "salary")
         if event.balance_after is not None:
             self._apply_balance(float(event.balance_after), stamp, day)

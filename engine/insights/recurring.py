@@ -86,6 +86,8 @@ SERIES_ANCHOR = "an"
 SERIES_SHIFT = "sh"
 
 SLOTS_PER_PAYEE = 3
+# Payments of different sizes fewer than this many days apart never join one series.
+MIN_GAP_DAYS = 4
 _KEY_LENGTH = 32
 _NAME_LENGTH = 60
 NO_DAY = -1
@@ -264,7 +266,7 @@ def observe_payment(
             free = free or series_id
             continue
         expected = entry[SERIES_EXPECTED]
-        if expected > 0 and abs(cents - expected) <= tolerance * expected:
+        if expected > 0 and abs(cents - expected) <= tolerance * expected and not _too_close(entry, day, cents):
             chosen = series_id
             break
         # A new amount level replaces the weakest series of the payee, the stalest among equals.
@@ -302,6 +304,74 @@ def observe_payment(
     else:
         entry.pop(SERIES_NAME, None)
     return chosen
+
+
+def cancel_payment(
+    series: MutableMapping[str, dict[str, Any]],
+    *,
+    key: str,
+    day: int,
+    cents: int,
+    within_days: int,
+    config: RecurringConfig,
+) -> tuple[str, int, bool] | None:
+    """Take a refund off the payment it pays back, in the payee's outgoing series.
+
+    The payment is the latest one of the same size on ``day`` or in the ``within_days``
+    days before it, else the latest larger one (a partial refund). Its amount shrinks by
+    ``cents``, and a payment refunded in full is removed, with the whole series when it was
+    the only one.
+
+    Args:
+        series: series by id, updated in place.
+        key: the payee key (:func:`payee_key`) of the refund.
+        day: local day number of the refund.
+        cents: refund size in cents, positive.
+        within_days: how far back a refunded payment may lie.
+        config: recurring thresholds, to classify the series again.
+
+    Returns:
+        (series id, day of the refunded payment, whether the series was removed), or None
+        when no payment of the payee matches.
+    """
+    exact: tuple[int, str, int] | None = None
+    larger: tuple[int, str, int] | None = None
+    for series_id, entry in series.items():
+        if not series_id.startswith("o") or not series_id.endswith(f":{key}"):
+            continue
+        for index, (paid_day, amount) in enumerate(zip(entry[SERIES_DAYS], entry[SERIES_AMOUNTS])):
+            if not day - within_days <= paid_day <= day:
+                continue
+            candidate = (paid_day, series_id, index)
+            if amount == cents and (exact is None or candidate > exact):
+                exact = candidate
+            elif amount > cents and (larger is None or candidate > larger):
+                larger = candidate
+    found = exact or larger
+    if found is None:
+        return None
+    paid_day, series_id, index = found
+    entry = series[series_id]
+    entry[SERIES_AMOUNTS][index] -= cents
+    if entry[SERIES_AMOUNTS][index] <= 0:
+        del entry[SERIES_AMOUNTS][index]
+        del entry[SERIES_DAYS][index]
+    if not entry[SERIES_DAYS]:
+        del series[series_id]
+        return series_id, paid_day, True
+    classify_series(entry, config, outgoing=True)
+    return series_id, paid_day, False
+
+
+def _too_close(entry: Mapping[str, Any], day: int, cents: int) -> bool:
+    """Return whether a payment of another size lands a few days from one of the series.
+
+    No cadence is shorter than a week, so such a payment is a second product of the same
+    payee (two subscriptions charged on consecutive days), not the series' next payment.
+    """
+    if cents == entry[SERIES_EXPECTED]:
+        return False
+    return any(0 < abs(day - paid_day) < MIN_GAP_DAYS for paid_day in entry[SERIES_DAYS])
 
 
 def _insert(entry: dict[str, Any], day: int, cents: int, max_occurrences: int) -> None:

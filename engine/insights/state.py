@@ -45,6 +45,7 @@ from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from engine.categories import REFUND_CATEGORY
 from engine.errors import InvalidInputError
 from engine.events import BalanceSnapshotEvent, TransactionEvent
 from engine.insights.calendar import local_day, zone
@@ -85,6 +86,7 @@ from engine.insights.life_events import detect_life_event
 from engine.insights.recurring import (
     SERIES_CONFIDENCE,
     SERIES_DAYS,
+    cancel_payment,
     observe_payment,
     payee_key,
     scheduled_prior,
@@ -118,6 +120,9 @@ NO_CHECK = -(10**9)
 # When the series cap is exceeded, this share of the cap is freed at once, so that the
 # scan for the least useful series is paid once per several new payees.
 EVICTION_SHARE = 0.2
+# A refund is matched to a payment of the same payee at most this many days before it.
+# Card refunds for returned goods often take weeks.
+REFUND_WINDOW_DAYS = 90
 SIGNAL_DEFAULTS: dict[str, float] = {name: 0.0 for name in SIGNALS} | {SIGNAL_DAYS_TO_OVERDRAFT: NO_OVERDRAFT_DAYS}
 
 
@@ -363,6 +368,9 @@ def _record_transaction(
                 totals[1] += cents
         return recurring_changed, day < state[KEY_LAST_DAY]
 
+    if name == REFUND_CATEGORY:
+        return _cancel_refunded(state, key, day, cents, config)
+
     if key and name in config.income.categories and cents >= config.income.min_amount * 100:
         series_id = observe_payment(
             state[KEY_SERIES],
@@ -381,6 +389,38 @@ def _record_transaction(
         if name == "salary" or is_recurring:
             _add_income_day(state[KEY_INCOME_DAYS], day)
     return recurring_changed, False
+
+
+def _cancel_refunded(
+    state: dict[str, Any], key: str, day: int, cents: int, config: InsightsConfig
+) -> tuple[bool, bool]:
+    """Take a refund off the payment it pays back; return (recurring series changed, a completed day changed).
+
+    A refund that matches no payment of the payee within :data:`REFUND_WINDOW_DAYS`
+    changes nothing: the purchase predates the state or went to another payee name.
+    """
+    if not key:
+        return False, False
+    found = cancel_payment(
+        state[KEY_SERIES], key=key, day=day, cents=cents, within_days=REFUND_WINDOW_DAYS, config=config.recurring
+    )
+    if found is None:
+        return False, False
+    series_id, paid_day, removed = found
+    recurring: list[str] = state[KEY_RECURRING]
+    listed = series_id in recurring
+    totals = state[KEY_DAYS].get(paid_day)
+    if totals is not None:
+        totals[0] = max(0, totals[0] - cents)
+        if listed:
+            totals[1] = max(0, totals[1] - cents)
+    completed_day_changed = totals is not None and paid_day < state[KEY_LAST_DAY]
+    if removed:
+        if listed:
+            recurring.remove(series_id)
+        return listed, completed_day_changed
+    changed, _ = _index_series(state, series_id, config)
+    return changed or listed, completed_day_changed
 
 
 def _index_series(state: dict[str, Any], series_id: str, config: InsightsConfig) -> tuple[bool, bool]:

@@ -214,3 +214,27 @@ def test_record_context_uses_raw_feature_names():
     for item in record.shown:
         assert set(item.contributions) <= set(config.features)
         assert set(item.reason_features) <= {"balance", "has_salary"} | set(engine.compiled.rules[item.offer_id].names)
+
+
+def test_refund_lowers_spend_not_income():
+    profile = CustomerProfile("c1")
+    profile.apply(tx("buy", 0, -40, merchant="NETFLIX.COM", description="NETFLIX.COM monthly"), category="subscriptions")
+    profile.apply(tx("back", 1, 15, merchant="NETFLIX.COM", description="Refund: NETFLIX.COM"), category="refund")
+
+    features = compute_features(profile, T0 + timedelta(days=1, hours=1))
+
+    assert features["spend_30d"] == pytest.approx(25.0)
+    assert features["income_30d"] == pytest.approx(0.0)
+    assert profile.windows[90]["c"] == pytest.approx({"subscriptions": 25.0})
+    assert profile.salary == []
+
+
+def test_refund_of_older_purchase_reads_as_no_spend():
+    profile = CustomerProfile("c1")
+    profile.apply(tx("back", 0, 30, merchant="NETFLIX.COM", description="Refund: NETFLIX.COM"), category="refund")
+
+    features = compute_features(profile, T0 + timedelta(hours=1))
+
+    assert profile.windows[30]["s"] == pytest.approx(-30.0)
+    assert features["spend_30d"] == 0.0
+    assert features["income_30d"] == 0.0

@@ -16,6 +16,7 @@ from engine.insights.recurring import (
     SERIES_EXPECTED,
     SERIES_NEXT,
     SERIES_SHIFT,
+    cancel_payment,
     due_days,
     effective_status,
     find_recurring,
@@ -211,3 +212,61 @@ def test_find_recurring_batch_matches_live_rules() -> None:
     assert found[0].cadence == "monthly"
     assert found[0].next_due == date(2025, 4, 3)
     assert found[0].expected_amount == pytest.approx(10.99)
+
+
+def cancel(series: dict[str, dict[str, Any]], day: date, amount: float, *, key: str = "payee") -> Any:
+    return cancel_payment(
+        series, key=key, day=date_day(day), cents=int(round(amount * 100)), within_days=90, config=CONFIG.recurring
+    )
+
+
+def test_full_refund_removes_payment():
+    start = date(2025, 1, 6)
+    series = series_of([start, start + timedelta(days=31), start + timedelta(days=59)], 9.99)
+
+    series_id, paid_day, removed = cancel(series, start + timedelta(days=60), 9.99)
+
+    assert removed is False
+    assert paid_day == date_day(start + timedelta(days=59))
+    assert series[series_id]["d"] == [date_day(start), date_day(start + timedelta(days=31))]
+
+
+def test_partial_refund_shrinks_payment():
+    day = date(2025, 1, 6)
+    series = series_of([day], 50.0)
+
+    series_id, _, removed = cancel(series, day + timedelta(days=3), 20.0)
+
+    assert removed is False
+    assert series[series_id]["a"] == [3000]
+
+
+def test_refund_of_only_payment_removes_series():
+    day = date(2025, 1, 6)
+    series = series_of([day], 8.78)
+
+    result = cancel(series, day, 8.78)
+
+    assert result is not None
+    assert result[2] is True
+    assert series == {}
+
+
+def test_refund_without_matching_payment_changes_nothing():
+    day = date(2025, 1, 6)
+    series = series_of([day], 8.78)
+    before = {series_id: dict(entry) for series_id, entry in series.items()}
+
+    assert cancel(series, day, 8.78, key="other payee") is None
+    assert cancel(series, day + timedelta(days=120), 8.78) is None
+    assert cancel(series, day - timedelta(days=1), 8.78) is None
+    assert series == before
+
+
+def test_other_size_next_day_starts_second_series():
+    day = date(2025, 1, 6)
+
+    series = series_of([day, day + timedelta(days=1)], [8.76, 7.07])
+
+    assert len(series) == 2
+    assert sorted(entry[SERIES_EXPECTED] for entry in series.values()) == [707, 876]
