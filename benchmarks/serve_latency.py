@@ -234,10 +234,10 @@ def main() -> None:
     )
     parser.add_argument("--freshness-rounds", type=int, default=15)
     parser.add_argument(
-        "--concurrency", type=int, nargs="+", default=[1, 16], help="load steps to run (the targets are read at 16)"
+        "--concurrency", type=int, nargs="+", default=[1, 16], help="concurrency of each load step; the targets apply at 16"
     )
     parser.add_argument(
-        "--endpoints", nargs="+", choices=("dashboard", "ping"), default=["dashboard", "ping"], help="endpoints to load"
+        "--endpoints", nargs="+", choices=("dashboard", "ping"), default=["dashboard", "ping"], help="endpoints to load at each concurrency"
     )
     args = parser.parse_args()
 
@@ -268,7 +268,7 @@ def main() -> None:
             targets = {"dashboard": (running.graphql_url, users), "ping": (f"{running.url}/ping", None)}
             for concurrency in args.concurrency:
                 for name in args.endpoints:
-                    url, who = targets[name]
+                    url, step_users = targets[name]
                     # On stderr with the process ids, so that a profiler can be attached to one step.
                     pids = [process.pid for process in ingress]
                     print(f"step {name} at concurrency {concurrency} starts; ingress pids {pids}", file=sys.stderr, flush=True)
@@ -276,7 +276,7 @@ def main() -> None:
                     client_before = cpu_seconds([psutil.Process()])
                     machine_before = machine_busy_seconds()
                     result = asyncio.run(
-                        run_load(url, concurrency=concurrency, seconds=args.seconds, users=who, headers=headers)
+                        run_load(url, concurrency=concurrency, seconds=args.seconds, users=step_users, headers=headers)
                     )
                     requests = max(result["requests"], 1)
                     result["ingress_cpu_ms"] = (cpu_seconds(ingress) - cpu_before) / requests * 1e3

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from engine.errors import ConfigError, InvalidInputError, StoreError
 from engine.events import DecisionRecord, parse_decision
+from engine.io.redis_stores import LUA_STORE_INDEXED
 
 if TYPE_CHECKING:
     import redis
@@ -162,19 +163,13 @@ class InMemoryAuditStore(AuditStore):
                     del self._by_customer[customer_id]
 
 
-# Stores a batch of audit records in one call, run atomically inside Redis. ARGV: record
-# key prefix, customer index prefix, then four values per record: decision id, JSON,
-# TTL seconds, customer id. The index set's TTL is set when it is new (NX) and lengthened
-# (GT) otherwise, so it lives as long as the customer's longest-lived record.
-_PUT_RECORDS = """
+# Stores a batch of audit records in one call, run atomically inside Redis, each indexed by
+# customer. ARGV: record key prefix, customer index prefix, then four values per record:
+# decision id, JSON, TTL seconds, customer id.
+_PUT_RECORDS = LUA_STORE_INDEXED + """
 for base = 2, #ARGV - 1, 4 do
   local id = ARGV[base + 1]
-  local ttl = ARGV[base + 3]
-  redis.call('SET', ARGV[1] .. id, ARGV[base + 2], 'EX', ttl)
-  local index = ARGV[2] .. ARGV[base + 4]
-  redis.call('SADD', index, id)
-  redis.call('EXPIRE', index, ttl, 'NX')
-  redis.call('EXPIRE', index, ttl, 'GT')
+  store_indexed(ARGV[1] .. id, ARGV[base + 2], ARGV[base + 3], ARGV[2] .. ARGV[base + 4], id)
 end
 return (#ARGV - 2) / 4
 """

@@ -394,7 +394,7 @@ def _record_transaction(
 def _cancel_refunded(
     state: dict[str, Any], key: str, day: int, cents: int, config: InsightsConfig
 ) -> tuple[bool, bool]:
-    """Take a refund off the payment it pays back; return (recurring series changed, a completed day changed).
+    """Take a refund off the payment it pays back, and return (recurring series changed, a completed day changed).
 
     A refund that matches no payment of the payee within :data:`REFUND_WINDOW_DAYS`
     changes nothing: the purchase predates the state or went to another payee name.

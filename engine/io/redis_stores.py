@@ -45,6 +45,7 @@ from engine.snapshot_store import SnapshotStore
 
 __all__ = [
     "DEFAULT_KEY_PREFIX",
+    "LUA_STORE_INDEXED",
     "RedisSettings",
     "connect_redis",
     "RedisProfileStore",
@@ -318,25 +319,30 @@ def _decode_decision(data: bytes, key_prefix: str) -> PendingDecision:
             "it was written by another schema version or another program"
         ) from err
 
-# Stores a batch of pending decisions in one call. Per decision: the payload with a TTL of
-# window + retention; the id in the customer's index set, whose TTL is set when new (NX) and
-# lengthened (GT) so it lives as long as the customer's longest-lived decision; the
-# deletion time in the retention index; the window close in the open index, or removal
-# from it when the decision is closed. Run inside Redis, so the client packs one command
-# per batch instead of six per decision.
-# KEYS: open index, retention index. ARGV: decision key prefix, customer index prefix, then
-# six values per decision: id, payload, ttl seconds, customer id, window close ('' when
-# closed), deletion time.
-_PUT_DECISIONS = """
-local fields = 6
-for base = 2, #ARGV - 1, fields do
-  local id = ARGV[base + 1]
-  local ttl = ARGV[base + 3]
-  redis.call('SET', ARGV[1] .. id, ARGV[base + 2], 'EX', ttl)
-  local index = ARGV[2] .. ARGV[base + 4]
+# A Lua function for batch scripts: store a value with a TTL and add its id to an index set.
+# The set's TTL is set when the set is new (NX) and lengthened (GT) otherwise, so the set
+# lives as long as its longest-lived member.
+LUA_STORE_INDEXED = """
+local function store_indexed(key, value, ttl, index, id)
+  redis.call('SET', key, value, 'EX', ttl)
   redis.call('SADD', index, id)
   redis.call('EXPIRE', index, ttl, 'NX')
   redis.call('EXPIRE', index, ttl, 'GT')
+end
+"""
+
+# Stores a batch of pending decisions in one call, so the client packs one command per
+# batch instead of six per decision. Per decision: the payload with a TTL of window +
+# retention, indexed by customer. Then the deletion time goes in the retention index, and
+# the window close in the open index (or the id leaves it when the decision is closed).
+# KEYS: open index, retention index. ARGV: decision key prefix, customer index prefix, then
+# six values per decision: id, payload, TTL seconds, customer id, window close ('' when
+# closed), deletion time.
+_PUT_DECISIONS = LUA_STORE_INDEXED + """
+local fields = 6
+for base = 2, #ARGV - 1, fields do
+  local id = ARGV[base + 1]
+  store_indexed(ARGV[1] .. id, ARGV[base + 2], ARGV[base + 3], ARGV[2] .. ARGV[base + 4], id)
   redis.call('ZADD', KEYS[2], ARGV[base + 6], id)
   if ARGV[base + 5] == '' then
     redis.call('ZREM', KEYS[1], id)

@@ -62,7 +62,7 @@ def test_cli_dashboard_json():
     assert completed.returncode == 0, completed.stderr
     data = json.loads(completed.stdout)
     assert data["files"][0]["imported"] == 7
-    # Two of the five charges were refunded; the refunds lower spend and are not income.
+    # Two of the five charges were refunded. The refunds lower spend and are not income.
     assert data["insights"]["spend_by_category_90d"]["subscriptions"] == pytest.approx(23.82)
     subscriptions = next(item for item in data["insights"]["items"] if item["category"] == "subscriptions")
     assert subscriptions["prediction"] == "23.82 EUR"

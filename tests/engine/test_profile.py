@@ -229,7 +229,7 @@ def test_refund_lowers_spend_not_income():
     assert profile.salary == []
 
 
-def test_refund_of_older_purchase_reads_as_no_spend():
+def test_refund_without_purchase_reads_zero():
     profile = CustomerProfile("c1")
     profile.apply(tx("back", 0, 30, merchant="NETFLIX.COM", description="Refund: NETFLIX.COM"), category="refund")
 

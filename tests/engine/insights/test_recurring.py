@@ -263,7 +263,7 @@ def test_refund_without_matching_payment_changes_nothing():
     assert series == before
 
 
-def test_other_size_next_day_starts_second_series():
+def test_other_size_next_day_new_series():
     day = date(2025, 1, 6)
 
     series = series_of([day, day + timedelta(days=1)], [8.76, 7.07])
