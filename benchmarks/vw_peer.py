@@ -6,6 +6,9 @@ advance from the bank's true response model (common random numbers). Every algor
 sees the same rounds and earns the pre-drawn reward of the offer it picks, so mean
 rewards are directly comparable. Timing covers choosing and learning only (for VW this
 includes writing and parsing its text examples, which is how its Python API is used).
+VW learns from the reward alone, so offerloop's LinTS runs as ``lints-per-offer``: the
+shipped LinTS without the click and reject signal of its funnel model. Both offerloop
+policies read the default feature set, the same context VW gets.
 
     python benchmarks/vw_peer.py [--rounds 20000] [--customers 2000] [--seed 0]
 """
@@ -128,7 +131,7 @@ def main() -> None:
     oracle = float(np.mean([item.expected.max() for item in stream]))
     uniform = float(np.mean([item.expected.mean() for item in stream]))
     rows = [
-        ("offerloop lints", *run_offerloop("lints", stream, args.seed)),
+        ("offerloop lints-per-offer", *run_offerloop("lints-per-offer", stream, args.seed)),
         ("offerloop linucb", *run_offerloop("linucb", stream, args.seed)),
         ("vw cb_explore_adf squarecb", *run_vw("--cb_explore_adf --squarecb", stream, args.seed)),
         ("vw cb_explore_adf epsilon 0.05", *run_vw("--cb_explore_adf --epsilon 0.05", stream, args.seed)),

@@ -71,7 +71,7 @@ class OnlineLearner:
             self.stats.skipped_duplicate += 1
             return False
         context = self.encoder.encode(reward.context)
-        self.learner.update_one(reward.offer_id, context, reward.reward)
+        self.learner.update_with_feedback(reward.offer_id, context, reward.reward, reward.feedback)
         self.applied_ids[reward.reward_id] = reward.decided_at
         count, total = self.rewards_by_offer.get(reward.offer_id, (0, 0.0))
         self.rewards_by_offer[reward.offer_id] = (count + 1, total + reward.reward)

@@ -159,7 +159,8 @@ class LoggedBanditFeedback:
         logging_dist: shape (n, n_offers); logging policy's first-position probabilities.
         segments: length n; segment label, ``"all"`` when the log has none.
         timestamps: shape (n,); decision times (POSIX seconds).
-        shown_rewards: per decision, the ``(catalog index, reward)`` of every shown offer.
+        shown_rewards: per decision, the ``(catalog index, reward, feedback types)`` of every
+            shown offer; the types let a funnel model learn from clicks and rejects.
         history: shape (n, n_history) or None; offer history features when every line has them.
         oracle: shape (n, n_offers) or None; true expected rewards when every line has them.
         skipped: decisions left out (nothing shown, or a mandatory offer first).
@@ -174,7 +175,7 @@ class LoggedBanditFeedback:
     logging_dist: np.ndarray
     segments: tuple[str, ...]
     timestamps: np.ndarray
-    shown_rewards: tuple[tuple[tuple[int, float], ...], ...]
+    shown_rewards: tuple[tuple[tuple[int, float] | tuple[int, float, tuple[str, ...]], ...], ...]
     history: np.ndarray | None
     oracle: np.ndarray | None
     skipped: int
@@ -270,7 +271,16 @@ def to_bandit_feedback(
         rows["dist"].append(dist)
         rows["segment"].append(entry.segment or "all")
         rows["ts"].append(record.ts.timestamp())
-        rows["shown_rewards"].append(tuple((index_of[offer.offer_id], float(rewards.get(offer.offer_id, 0.0))) for offer in record.shown))
+        rows["shown_rewards"].append(
+            tuple(
+                (
+                    index_of[offer.offer_id],
+                    float(rewards.get(offer.offer_id, 0.0)),
+                    tuple(kind for kind, _ in entry.feedback.get(offer.offer_id, ())),
+                )
+                for offer in record.shown
+            )
+        )
         rows["history"].append([entry.offer_history.get(name, 0.0) for name in names] if entry.offer_history is not None else None)
         rows["oracle"].append(
             [entry.oracle_rewards.get(offer_id, np.nan) for offer_id in catalog.ids] if entry.oracle_rewards is not None else None

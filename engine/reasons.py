@@ -55,7 +55,10 @@ REASON_TEMPLATES: dict[str, tuple[str | None, str | None]] = {
     "spend_90d_travel": ("you spent {money} on travel in the last 90 days", "you rarely spend on travel"),
     "spend_90d_entertainment": ("you spent {money} on entertainment in the last 90 days", None),
     "spend_90d_cash": ("you withdrew {money} in cash in the last 90 days", None),
-    "transfers_out_90d": ("you transferred {money} out of this account in the last 90 days", None),
+    "transfers_out_90d": (
+        "you transferred {money} out of this account in the last 90 days",
+        "you move little money to other accounts",
+    ),
     "weekend_spend_ratio": ("you spend more at weekends than on weekdays", "you spend more on weekdays than at weekends"),
     "savings_rate_30d": ("you kept {percent} of your income last month", "you saved little of your income last month"),
     "savings_rate_90d": (

@@ -98,6 +98,16 @@ class BanditLearner(ABC):
         for offer_id, context, reward in zip(offer_ids, contexts, rewards):
             self.update_one(offer_id, context, float(reward))
 
+    def update_with_feedback(
+        self, offer_id: str, context: np.ndarray, reward: float, feedback: Sequence[str]
+    ) -> None:
+        """Absorb one reward together with the feedback types that produced it (click, reject, ...).
+
+        Learners that read the reward alone ignore ``feedback``; the funnel model also
+        learns from it.
+        """
+        self.update_one(offer_id, context, reward)
+
     @abstractmethod
     def snapshot(self) -> PolicySnapshot:
         """Return an immutable copy of the current parameters with a new, higher version."""

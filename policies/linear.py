@@ -35,6 +35,7 @@ from policies.inputs import (
     validate_offer_id,
     validate_reward,
 )
+from policies.funnel_ridge import FunnelRidge, FunnelRidgeParams
 from policies.ridge import (
     HierarchicalRidge,
     HierarchicalRidgeParams,
@@ -54,6 +55,7 @@ _MODEL_PARAMS: dict[str, type[PerOfferRidgeParams] | type[SharedRidgeParams]] = 
     "per_offer": PerOfferRidgeParams,
     "shared": SharedRidgeParams,
     "hierarchical": HierarchicalRidgeParams,
+    "funnel": FunnelRidgeParams,
 }
 
 
@@ -279,6 +281,23 @@ class LinearLearner(BanditLearner):
         self._model.update_one(validate_offer_id(offer_id), x, validate_reward(reward))
         self._n_updates += 1
 
+    def update_with_feedback(
+        self, offer_id: str, context: np.ndarray, reward: float, feedback: Sequence[str]
+    ) -> None:
+        """Absorb one reward and, for the funnel model, the engagement signal of its feedback types.
+
+        Each type counts once, with its weight from ``config.funnel.signal``; other models
+        ignore ``feedback``.
+        """
+        if not isinstance(self._model, FunnelRidge):
+            self.update_one(offer_id, context, reward)
+            return
+        x = validate_context(context, self.dim)
+        weights = self.config.funnel.signal
+        signal = sum(weights.get(kind, 0.0) for kind in set(feedback))
+        self._model.update_one(validate_offer_id(offer_id), x, validate_reward(reward), signal)
+        self._n_updates += 1
+
     def update_many(self, offer_ids: Sequence[str], contexts: np.ndarray, rewards: np.ndarray) -> None:
         """Absorb a batch, in order; ``contexts`` has shape ``(m, d)`` and ``rewards`` shape ``(m,)``."""
         validate_batch(offer_ids, contexts, rewards, self.dim)
@@ -296,7 +315,10 @@ class LinearLearner(BanditLearner):
     def from_snapshot(cls, snapshot: LinearSnapshot) -> LinearLearner:
         """Return a learner with the snapshot's parameters whose next snapshot has a higher version."""
         params = snapshot.params
-        if isinstance(params, HierarchicalRidgeParams):
+        if isinstance(params, FunnelRidgeParams):
+            learner = cls(snapshot.config, dim=snapshot.dim)
+            learner._model = FunnelRidge.from_params(params, prior_strength=snapshot.config.funnel.prior_strength)
+        elif isinstance(params, HierarchicalRidgeParams):
             learner = cls(snapshot.config, dim=snapshot.dim, offer_features=params.offer_feature_map())
             learner._model = HierarchicalRidge.from_params(params, shared_until=snapshot.config.shared_until_rewards)
         elif isinstance(params, SharedRidgeParams):
@@ -318,10 +340,12 @@ class LinearLearner(BanditLearner):
 
 def _make_model(
     config: PolicyConfig, dim: int, offer_features: Mapping[str, np.ndarray] | None
-) -> PerOfferRidge | SharedRidge | HierarchicalRidge:
+) -> PerOfferRidge | SharedRidge | HierarchicalRidge | FunnelRidge:
     """Return the fresh ridge model that ``config.model`` names."""
     if config.model == "per_offer":
         return PerOfferRidge(dim, config.ridge)
+    if config.model == "funnel":
+        return FunnelRidge(dim, config.ridge, config.funnel.prior_strength)
     if offer_features is None:
         raise ConfigError(
             f"policy {config.id!r} uses model {config.model!r}, which needs offer_features; got None. "

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ALGORITHMS", "ExplorationConfig", "SnapshotConfig", "LeversConfig", "PolicyConfig"]
+__all__ = ["ALGORITHMS", "ExplorationConfig", "SnapshotConfig", "LeversConfig", "FunnelConfig", "PolicyConfig"]
 
 ALGORITHMS: tuple[str, ...] = ("lints", "linucb", "epsilon_greedy", "random", "static", "rllib", "dp_propensity")
 
@@ -46,6 +46,34 @@ class LeversConfig(BaseModel):
     offer: dict[str, float] = Field(default_factory=dict)
 
 
+class FunnelConfig(BaseModel):
+    """model 'funnel': how engagement feedback guides each offer's reward model (see policies.funnel_ridge)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    signal: dict[Literal["impression", "click", "accept", "reject", "dismiss"], float] = Field(
+        default_factory=lambda: {"click": 1.0, "reject": -1.0},
+        description="Weight of each feedback type in the engagement signal; a shown offer's signal is the sum "
+        "over the types it received (an accept also brings its click).",
+    )
+    prior_strength: float = Field(
+        default=300.0,
+        gt=0.0,
+        le=1e9,
+        description="Prior precision of the reward model's own coefficients: how many rewards' worth of "
+        "evidence an offer needs before its reward direction departs from its engagement direction.",
+    )
+
+    @model_validator(mode="after")
+    def _check_signal(self) -> "FunnelConfig":
+        if not any(weight != 0.0 for weight in self.signal.values()):
+            raise ValueError(
+                f"signal needs at least one feedback type with a non-zero weight; got {self.signal}. "
+                "For example: {click: 1.0, reject: -1.0}"
+            )
+        return self
+
+
 class PolicyConfig(BaseModel):
     """One policy: which algorithm, with which settings, over which features."""
 
@@ -53,10 +81,11 @@ class PolicyConfig(BaseModel):
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
     algorithm: Literal["lints", "linucb", "epsilon_greedy", "random", "static", "rllib", "dp_propensity"]
-    model: Literal["per_offer", "shared", "hierarchical"] = Field(
+    model: Literal["per_offer", "shared", "hierarchical", "funnel"] = Field(
         default="per_offer",
         description="One linear model per offer, one shared over customer x offer features, "
-        "or per offer with the shared model's prediction as each offer's prior mean.",
+        "per offer with the shared model's prediction as each offer's prior mean, "
+        "or per offer guided by a per-offer model of clicks and rejects (funnel).",
     )
     ridge: float = Field(default=1.0, gt=0.0, le=1e6, description="L2 regularisation (prior precision) of the linear models.")
     shared_until_rewards: int = Field(
@@ -65,6 +94,9 @@ class PolicyConfig(BaseModel):
         le=1_000_000,
         description="hierarchical: rewards an offer needs before its own model decides; "
         "until then it scores with the shared model's prediction. Other models ignore it.",
+    )
+    funnel: FunnelConfig = Field(
+        default_factory=FunnelConfig, description="funnel: the engagement signal and its weight. Other models ignore it."
     )
     exploration: ExplorationConfig = ExplorationConfig()
     features: tuple[str, ...] | Literal["default"] = "default"

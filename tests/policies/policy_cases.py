@@ -43,6 +43,9 @@ POLICY_CASES: tuple[PolicyCase, ...] = (
     PolicyCase("epsilon_greedy", "hierarchical"),
     PolicyCase("linucb", "hierarchical"),
     PolicyCase("lints", "hierarchical"),
+    PolicyCase("epsilon_greedy", "funnel"),
+    PolicyCase("linucb", "funnel"),
+    PolicyCase("lints", "funnel"),
 )
 
 

@@ -78,7 +78,7 @@ def test_config_accepts_hierarchical_model() -> None:
 
 
 def test_config_rejects_unknown_model() -> None:
-    with pytest.raises(ValidationError, match=r"per_offer', 'shared' or 'hierarchical'"):
+    with pytest.raises(ValidationError, match=r"per_offer', 'shared', 'hierarchical' or 'funnel'"):
         PolicyConfig.model_validate({"id": "p1", "algorithm": "lints", "model": "pooled"})
 
 

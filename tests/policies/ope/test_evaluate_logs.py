@@ -157,3 +157,27 @@ def test_logs_command_writes_evaluable_log(tmp_path: Path) -> None:
     )
     assert evaluated.exit_code == 0, evaluated.output
     assert json.loads(evaluated.stdout)["n_events"] == 120
+
+
+def test_feedback_arrays_carry_feedback_types(random_logs, shipped_catalog) -> None:
+    feedback = to_bandit_feedback(random_logs, shipped_catalog, FeatureEncoder.from_names("default"))
+    shown = [entry for decision in feedback.shown_rewards for entry in decision]
+    kinds = {kind for _, _, types in shown for kind in types}
+    assert "impression" in kinds and "click" in kinds
+    # An accepted offer's entry has its accept among its types and the accept reward.
+    accepted = [(reward, types) for _, reward, types in shown if "accept" in types]
+    assert accepted and all(reward > 0 for reward, _ in accepted)
+
+
+def test_funnel_candidate_learns_from_logged_feedback(random_logs, shipped_catalog, shipped_rewards) -> None:
+    from engine.config.loader import load_policy_config
+    from engine.evaluate import candidate_action_dist, resolve_candidate
+
+    funnel = load_policy_config("lints").model_copy(update={"id": "lints-funnel-test", "model": "funnel"})
+    candidate = resolve_candidate(funnel)
+    with_types, _ = candidate_action_dist(candidate, random_logs, shipped_catalog, shipped_rewards, what_if=False)
+    # The same logs and rewards without the feedback types: the engagement model learns nothing.
+    stripped = [entry.model_copy(update={"feedback": {}}) for entry in random_logs]
+    without_types, _ = candidate_action_dist(candidate, stripped, shipped_catalog, shipped_rewards, what_if=False)
+    np.testing.assert_allclose(with_types.sum(axis=1), 1.0)
+    assert not np.allclose(with_types, without_types)
