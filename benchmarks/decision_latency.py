@@ -10,7 +10,8 @@ new event since, the signals are reused.
 Learner: reward records applied through the online learner (feature encoding, duplicate
 check, model update, a snapshot every ``snapshot.every_updates`` rewards), and the raw
 learner update alone. The shipped LinTS uses the funnel model, so each reward carries
-feedback types: an impression alone, a click, or a reject, in realistic shares.
+feedback types: an accept with its click, a click, a reject or an impression alone, in
+shares like those of the simulator.
 
     python benchmarks/decision_latency.py [--rounds 5000]
 """

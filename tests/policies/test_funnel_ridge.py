@@ -169,7 +169,8 @@ def test_update_one_without_feedback_leaves_the_engagement_model() -> None:
     learner.update_one("card", np.ones(DIM), 1.0)
     params = learner.snapshot().params
     assert isinstance(params, FunnelRidgeParams)
-    assert not params.signal_gram.any() and not params.b_signal.any()
+    assert not params.signal_gram.any()
+    assert not params.b_signal.any()
     np.testing.assert_allclose(params.gram[1], np.ones((DIM, DIM)))
     assert learner.n_updates == 1
 

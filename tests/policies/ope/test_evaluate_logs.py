@@ -163,10 +163,12 @@ def test_feedback_arrays_carry_feedback_types(random_logs, shipped_catalog) -> N
     feedback = to_bandit_feedback(random_logs, shipped_catalog, FeatureEncoder.from_names("default"))
     shown = [entry for decision in feedback.shown_rewards for entry in decision]
     kinds = {kind for _, _, types in shown for kind in types}
-    assert "impression" in kinds and "click" in kinds
+    assert "impression" in kinds
+    assert "click" in kinds
     # An accepted offer's entry has its accept among its types and the accept reward.
     accepted = [(reward, types) for _, reward, types in shown if "accept" in types]
-    assert accepted and all(reward > 0 for reward, _ in accepted)
+    assert accepted
+    assert all(reward > 0 for reward, _ in accepted)
 
 
 def test_funnel_candidate_learns_from_logged_feedback(random_logs, shipped_catalog, shipped_rewards) -> None:
