@@ -95,7 +95,11 @@ def simulate_policy(
     warmup_days: int = 60,
     progress: bool = True,
 ) -> PolicyResult:
-    """Run ``decisions`` decisions of one policy (or 'oracle') against a fresh seeded bank."""
+    """Run ``decisions`` decisions of one policy (or 'oracle') against a fresh seeded bank.
+
+    With ``progress`` a bar shows each decision; without it (as in worker processes, where
+    several bars would garble the terminal) a log line reports every tenth of the run.
+    """
     config = _policy_config(name)
     bank = SyntheticBank(
         catalog,
@@ -130,6 +134,7 @@ def simulate_policy(
     shown_total = 0
     started = time.perf_counter()
     bar = tqdm(total=decisions, desc=f"simulate {name}", unit="dec", disable=not progress, mininterval=0.5)
+    log_every = 0 if progress else max(1, decisions // 10)
     now = None
     for step in range(decisions):
         arrival = bank.next_arrival()
@@ -153,6 +158,8 @@ def simulate_policy(
             for reward in loop.tick(now):
                 per_decision[index_of[reward.decision_id]] += reward.reward
         bar.update(1)
+        if log_every and (step + 1) % log_every == 0:
+            logger.info("simulate %s: %d of %d decisions", name, step + 1, decisions)
     bar.close()
     if now is not None:
         for reward in loop.tick(now + reward_config.max_window * 2):

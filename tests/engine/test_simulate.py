@@ -53,3 +53,13 @@ def test_bad_policy_config_fails_before_simulating(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="has_salary:linear"):
         run_simulation(["lints", str(bad)], decisions=100, seed=1, customers=50, progress=False, workers=2)
     assert calls == []
+
+
+def test_quiet_run_logs_progress_tenths(caplog):
+    catalog, rewards = load_catalog(), load_reward_config()
+    with caplog.at_level("INFO", logger="engine.simulate"):
+        simulate_policy("random", catalog=catalog, reward_config=rewards, decisions=50, seed=1, customers=30, progress=False)
+    lines = [record.getMessage() for record in caplog.records if record.name == "engine.simulate"]
+    assert len(lines) == 10
+    assert lines[0] == "simulate random: 5 of 50 decisions"
+    assert lines[-1] == "simulate random: 50 of 50 decisions"
