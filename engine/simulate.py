@@ -20,6 +20,7 @@ from engine.config.loader import load_catalog, load_policy_config, load_reward_c
 from engine.config.offers import OfferCatalog
 from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
+from engine.errors import ConfigError
 from engine.features import FeatureEncoder
 from engine.loop import DecisionLoop
 from envs.bank import SyntheticBank
@@ -166,7 +167,7 @@ def simulate_policy(
             per_decision[index_of[reward.decision_id]] += reward.reward
     seconds = time.perf_counter() - started
     return PolicyResult(
-        policy=name,
+        policy=config.id,
         decisions=decisions,
         mean_reward=float(per_decision.mean()) if decisions else 0.0,
         accept_rate=accepts / shown_total if shown_total else 0.0,
@@ -200,8 +201,16 @@ def run_simulation(
     simulator = load_simulator_config(simulator_path)
     customers = customers if customers is not None else simulator.customers
     names = list(dict.fromkeys([*policies, *BASELINES]))
+    # A config mistake stops the run before any policy has run. Results are labelled by
+    # config id, so a policy given as a YAML path shows its id.
+    ids: dict[str, str] = {}
     for name in names:
-        _policy_config(name)  # a config mistake stops the run before any policy has run
+        policy_id = _policy_config(name).id
+        if policy_id in ids:
+            raise ConfigError(
+                f"policies {ids[policy_id]!r} and {name!r} both have id {policy_id!r}; give each compared policy its own id"
+            )
+        ids[policy_id] = name
     options = {
         "catalog": catalog,
         "reward_config": reward_config,

@@ -286,15 +286,19 @@ class LinearLearner(BanditLearner):
     ) -> None:
         """Absorb one reward and, for the funnel model, the engagement signal of its feedback types.
 
-        Each type counts once, with its weight from ``config.funnel.signal``; other models
-        ignore ``feedback``.
+        Each type counts once, with its weight from ``config.funnel.signal``, and an accept
+        counts as a click too. Other models ignore ``feedback``.
         """
         if not isinstance(self._model, FunnelRidge):
             self.update_one(offer_id, context, reward)
             return
         x = validate_context(context, self.dim)
         weights = self.config.funnel.signal
-        signal = sum(weights.get(kind, 0.0) for kind in set(feedback))
+        kinds = set(feedback)
+        if "accept" in kinds:
+            # An app may record the accept alone; the customer opened the offer to accept it.
+            kinds.add("click")
+        signal = sum(weights.get(kind, 0.0) for kind in kinds)
         self._model.update_one(validate_offer_id(offer_id), x, validate_reward(reward), signal)
         self._n_updates += 1
 

@@ -44,7 +44,24 @@ def _field_path(location: tuple[Any, ...]) -> str:
     return text or "<top level>"
 
 
-def _describe(error: ValidationError, raw: Any, path: Path) -> str:
+def _allowed_fields(model: type[BaseModel], location: tuple[Any, ...]) -> list[str]:
+    """Return the field names of the model at ``location`` inside ``model`` (empty when it is not a model)."""
+    current: Any = model
+    for part in location:
+        if isinstance(part, int):
+            continue  # an item of a list of models: the same model
+        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
+        if field is None:
+            return []
+        annotation = field.annotation
+        arguments = getattr(annotation, "__args__", ())
+        current = next((arg for arg in (annotation, *arguments) if isinstance(arg, type) and issubclass(arg, BaseModel)), None)
+        if current is None:
+            return []
+    return list(current.model_fields) if isinstance(current, type) and issubclass(current, BaseModel) else []
+
+
+def _describe(error: ValidationError, raw: Any, path: Path, model: type[BaseModel]) -> str:
     lines = []
     for item in error.errors()[:8]:
         location = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
@@ -56,10 +73,18 @@ def _describe(error: ValidationError, raw: Any, path: Path) -> str:
             except (KeyError, IndexError, TypeError, AttributeError):
                 offer_hint = ""
         value = item.get("input")
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            allowed = _allowed_fields(model, location[:-1])
+            if allowed:
+                message = f"unknown field; allowed fields here: {', '.join(allowed)}"
+        if isinstance(value, dict) and item["type"] == "value_error":
+            # A check over the whole mapping: its message already names the values.
+            lines.append(f"{path}: {where}{offer_hint}: {message}")
+            continue
         shown = repr(value) if not isinstance(value, dict) else "a mapping"
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        message = item["msg"].removeprefix("Value error, ")
         lines.append(f"{path}: {where}{offer_hint}: {message} (got {shown})")
     return "\n".join(lines)
 
@@ -88,7 +113,7 @@ def load_yaml_model(path: str | Path, model: type[ModelT]) -> ModelT:
     try:
         return model.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(f"invalid config:\n{_describe(err, raw, path)}") from err
+        raise ConfigError(f"invalid config:\n{_describe(err, raw, path, model)}") from err
 
 
 def load_catalog(path: str | Path | None = None) -> OfferCatalog:

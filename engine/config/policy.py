@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -51,15 +51,19 @@ class FunnelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    signal: dict[Literal["impression", "click", "accept", "reject", "dismiss"], float] = Field(
+    signal: dict[
+        Literal["impression", "click", "accept", "reject", "dismiss"],
+        Annotated[float, Field(ge=-100.0, le=100.0, allow_inf_nan=False)],
+    ] = Field(
         default_factory=lambda: {"click": 1.0, "reject": -1.0},
-        description="Weight of each feedback type in the engagement signal; a shown offer's signal is the sum "
-        "over the types it received (an accept also brings its click).",
+        description="Weight of each feedback type in the engagement signal, in [-100, 100]. A shown offer's "
+        "signal is the sum over the types it received; an accept counts as a click too.",
     )
     prior_strength: float = Field(
         default=300.0,
         gt=0.0,
         le=1e9,
+        allow_inf_nan=False,
         description="Prior precision of the reward model's own coefficients: how many rewards' worth of "
         "evidence an offer needs before its reward direction departs from its engagement direction.",
     )
@@ -122,6 +126,17 @@ class PolicyConfig(BaseModel):
             raise ValueError(
                 f"checkpoint is only allowed when algorithm is 'rllib' or 'dp_propensity'; got checkpoint={self.checkpoint!r} "
                 f"with algorithm {self.algorithm!r}. Remove it or set algorithm: rllib"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_funnel(self) -> "PolicyConfig":
+        # Compared with the defaults, not with the fields set, so that a dumped config of
+        # another model (which carries the default block) validates again.
+        if self.model != "funnel" and self.funnel != FunnelConfig():
+            raise ValueError(
+                f"funnel settings apply only to model 'funnel'; this policy has model {self.model!r}. "
+                "Set model: funnel, or remove the funnel block"
             )
         return self
 

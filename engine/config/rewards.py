@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -18,13 +18,17 @@ class RewardConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    weights: dict[str, float] = Field(description="Reward per feedback type.")
+    weights: dict[str, Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]] = Field(
+        description="Reward per feedback type, a finite number in [-1e6, 1e6]."
+    )
     attribution_window: dict[str, Duration] = Field(description="How long after the decision each type counts.")
     terminal: tuple[str, ...] = Field(
         default=("accept", "reject", "dismiss"),
         description="Feedback types that settle the reward at once instead of waiting for the window to close.",
     )
-    default_reward: float = Field(default=0.0, description="Reward when the window closes with no feedback.")
+    default_reward: float = Field(
+        default=0.0, ge=-1e6, le=1e6, allow_inf_nan=False, description="Reward when the window closes with no feedback."
+    )
     combine: Literal["max", "sum", "last"] = Field(default="max", description="How several feedback events combine.")
     business_value_weighting: bool = Field(
         default=True, description="Multiply the reward by the offer's business value."

@@ -25,7 +25,7 @@ def test_shipped_configs_load():
     assert {"credit", "savings", "insurance", "service", "education", "liquidity"} <= categories
     assert "liquidity-transfer-from-savings" in catalog.ids
     assert load_reward_config().weights["accept"] == 1.0
-    for name in ("lints", "linucb", "lints-shared", "epsilon-greedy", "random", "static"):
+    for name in ("lints", "lints-per-offer", "linucb", "lints-shared", "epsilon-greedy", "random", "static"):
         assert load_policy_config(name).id == name
 
 
@@ -59,8 +59,10 @@ def test_catalog_errors_name_file_field_value(tmp_path, mutate, expected):
         ({"combine": "median"}, r"combine.*'max', 'sum' or 'last'.*got 'median'"),
         ({"attribution_window": {"impression": "1h", "click": "0s", "accept": "1d", "reject": "1d", "dismiss": "1d"}}, r"attribution_window.click must be positive"),
         ({"terminal": ["purchase"]}, r"terminal has unknown feedback type 'purchase'"),
+        ({"weights": {"impression": 0, "click": float("inf"), "accept": 1, "reject": 0, "dismiss": 0}}, r"weights\.click: Input should be a finite number \(got inf\)"),
+        ({"default_reward": float("nan")}, r"default_reward: Input should be a finite number"),
     ],
-    ids=["missing-weights", "bad-combine", "zero-window", "bad-terminal"],
+    ids=["missing-weights", "bad-combine", "zero-window", "bad-terminal", "infinite-weight", "nan-default"],
 )
 def test_reward_config_errors(tmp_path, change, expected):
     data = yaml.safe_load((CONFIG_DIR / "rewards.yaml").read_text())
@@ -76,6 +78,29 @@ def test_policy_config_errors(tmp_path):
         load_policy_config(write(tmp_path, "p.yaml", {"id": "p1", "algorithm": "lints", "features": ["balance", "salary_size"]}))
     with pytest.raises(ConfigError, match=r"known policies:.*lints"):
         load_policy_config("no-such-policy")
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"exploration": {"sample": 3}}, r"exploration\.sample: unknown field; allowed fields here: epsilon, ucb_alpha, posterior_scale, samples"),
+        ({"funnel": {"prior_strenght": 300}}, r"funnel\.prior_strenght: unknown field; allowed fields here: signal, prior_strength"),
+        ({"funnel": {"signal": {"click": float("inf")}}}, r"funnel\.signal\.click: Input should be a finite number \(got inf\)"),
+        ({"funnel": {"signal": {"click": 500.0}}}, r"funnel\.signal\.click: Input should be less than or equal to 100"),
+        ({"funnel": {"signal": {"view": 1.0}}}, r"funnel\.signal\.view.*'impression', 'click', 'accept', 'reject' or 'dismiss'"),
+        ({"funnel": {"prior_strength": float("nan")}}, r"funnel\.prior_strength: Input should be a finite number"),
+        ({"funnel": {"signal": {"click": 0.0}}}, r"funnel: signal needs at least one feedback type with a non-zero weight; got \{'click': 0\.0\}\. For example"),
+        ({"model": "per_offer", "funnel": {"prior_strength": 10}}, r"funnel settings apply only to model 'funnel'; this policy has model 'per_offer'"),
+    ],
+    ids=["unknown-exploration-field", "unknown-funnel-field", "infinite-signal", "large-signal", "unknown-feedback-type", "nan-strength", "zero-signal", "funnel-without-model"],
+)
+def test_funnel_policy_config_errors(tmp_path, change, expected):
+    data = {"id": "p1", "algorithm": "lints", "model": "funnel", **change}
+    path = write(tmp_path, "p.yaml", data)
+    with pytest.raises(ConfigError, match=expected) as info:
+        load_policy_config(path)
+    assert str(path) in str(info.value)
+    assert "(got a mapping)" not in str(info.value)
 
 
 def test_yaml_syntax_error_names_line(tmp_path):

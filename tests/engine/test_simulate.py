@@ -63,3 +63,22 @@ def test_quiet_run_logs_progress_tenths(caplog):
     assert len(lines) == 10
     assert lines[0] == "simulate random: 5 of 50 decisions"
     assert lines[-1] == "simulate random: 50 of 50 decisions"
+
+
+def test_policy_path_labelled_by_id(tmp_path):
+    from engine.config.loader import CONFIG_DIR
+
+    path = tmp_path / "mine.yaml"
+    path.write_text((CONFIG_DIR / "policies" / "lints.yaml").read_text().replace("id: lints\n", "id: my-lints\n"))
+    report = run_simulation([str(path)], decisions=40, customers=30, seed=2, progress=False)
+    assert set(report.to_dict()["policies"]) == {"my-lints", "random", "static", "oracle"}
+
+
+def test_duplicate_policy_ids_rejected(tmp_path):
+    from engine.config.loader import CONFIG_DIR
+    from engine.errors import ConfigError
+
+    path = tmp_path / "copy.yaml"
+    path.write_text((CONFIG_DIR / "policies" / "lints.yaml").read_text())
+    with pytest.raises(ConfigError, match=r"both have id 'lints'; give each compared policy its own id"):
+        run_simulation(["lints", str(path)], decisions=10, customers=10, progress=False)

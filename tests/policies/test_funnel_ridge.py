@@ -164,6 +164,14 @@ def test_signal_sums_each_feedback_type_once() -> None:
     np.testing.assert_allclose(params.signal_gram[1], np.outer(x, x))
 
 
+def test_accept_alone_counts_as_click() -> None:
+    learner = make_learner(config(signal={"click": 1.0, "accept": 2.0}), dim=DIM)
+    x = np.array([0.0, 1.0, 0.0, 1.0])
+    learner.update_with_feedback("card", x, 1.0, ("impression", "accept"))
+    params = learner.snapshot().params
+    np.testing.assert_allclose(params.b_signal[1], 3.0 * x)
+
+
 def test_update_one_without_feedback_leaves_the_engagement_model() -> None:
     learner = make_learner(config(), dim=DIM)
     learner.update_one("card", np.ones(DIM), 1.0)

@@ -38,7 +38,7 @@ def test_shipped_privacy_config_loads() -> None:
         ("target_epsilon: 3\nnoise_multiplier: 1.0\n", r"give exactly one of target_epsilon .*got target_epsilon=3.0 and noise_multiplier=1.0"),
         ("delta: 2\n", r"delta: Input should be less than 1 \(got 2\)"),
         ("accountant: moments\n", r"accountant: Input should be 'prv', 'rdp' or 'gdp' \(got 'moments'\)"),
-        ("epsilon: 3\n", r"epsilon: Extra inputs are not permitted"),
+        ("epsilon: 3\n", r"epsilon: unknown field; allowed fields here: .*target_epsilon"),
         ("hidden: [0]\n", r"hidden layer widths must be in \[1, 1024\]; got \[0\]"),
     ],
 )
