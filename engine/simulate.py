@@ -98,8 +98,8 @@ def simulate_policy(
 ) -> PolicyResult:
     """Run ``decisions`` decisions of one policy (or 'oracle') against a fresh seeded bank.
 
-    With ``progress`` a bar shows each decision; without it (as in worker processes, where
-    several bars would garble the terminal) a log line reports every tenth of the run.
+    With ``progress`` a bar shows each decision. Without it, a log line reports every tenth
+    of the run, because worker processes run without bars (several would garble the terminal).
     """
     config = _policy_config(name)
     bank = SyntheticBank(

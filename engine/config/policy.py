@@ -100,7 +100,7 @@ class PolicyConfig(BaseModel):
         "until then it scores with the shared model's prediction. Other models ignore it.",
     )
     funnel: FunnelConfig = Field(
-        default_factory=FunnelConfig, description="funnel: the engagement signal and its weight. Other models ignore it."
+        default_factory=FunnelConfig, description="funnel: the engagement signal and its weight. Other models must keep the defaults."
     )
     exploration: ExplorationConfig = ExplorationConfig()
     features: tuple[str, ...] | Literal["default"] = "default"

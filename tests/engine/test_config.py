@@ -122,3 +122,11 @@ def test_durations_accept_short_and_iso(tmp_path):
     assert config.attribution_window["accept"].days == 3
     assert config.attribution_window["click"].days == 14
     assert config.max_window.days == 14
+
+
+def test_dumped_policy_configs_validate_again():
+    from engine.config.policy import PolicyConfig
+
+    for name in ("lints", "lints-per-offer", "lints-hierarchical", "static"):
+        config = load_policy_config(name)
+        assert PolicyConfig.model_validate(config.model_dump()) == config
