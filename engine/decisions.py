@@ -107,7 +107,9 @@ class DecisionEngine:
             for offer in catalog.offers
         }
         static_fields = {**policy_config.model_dump(), "id": NON_PERSONALISED_POLICY_ID, "algorithm": "static", "model": "per_offer"}
-        static_fields.pop("checkpoint", None)  # a model checkpoint belongs to the personalised policy only
+        # A model checkpoint and the funnel settings belong to the personalised policy only.
+        static_fields.pop("checkpoint", None)
+        static_fields.pop("funnel", None)
         static_config = PolicyConfig.model_validate(static_fields)
         self.non_personalised = StaticSnapshot(
             config=static_config, version=0, n_updates=0, context_dim=self.encoder.dim

@@ -74,6 +74,18 @@ def test_policy_path_labelled_by_id(tmp_path):
     assert set(report.to_dict()["policies"]) == {"my-lints", "random", "static", "oracle"}
 
 
+def test_funnel_settings_other_than_defaults_run(tmp_path):
+    from engine.config.loader import CONFIG_DIR
+
+    text = (CONFIG_DIR / "policies" / "lints.yaml").read_text().replace("id: lints\n", "id: strong-prior\n")
+    text = text.replace("prior_strength: 300", "prior_strength: 30").replace("{click: 1.0, reject: -1.0}", "{click: 1.0, reject: -0.5}")
+    path = tmp_path / "strong.yaml"
+    path.write_text(text)
+    result = simulate_policy(str(path), catalog=load_catalog(), reward_config=load_reward_config(), decisions=60, seed=3, customers=30, progress=False)
+    assert result.policy == "strong-prior"
+    assert result.decisions == 60
+
+
 def test_duplicate_policy_ids_rejected(tmp_path):
     from engine.config.loader import CONFIG_DIR
     from engine.errors import ConfigError
