@@ -18,7 +18,7 @@ import httpx
 
 from api.auth import generate_admin_key
 from api.security import ApiSecurityConfig, configured_keys, security_config_from_settings
-from engine.runtime import load_configs
+from engine.runtime import check_decision_engine, load_configs
 from engine.settings import ServiceSettings
 
 __all__ = ["RunningService", "prepare_security", "start_service"]
@@ -118,8 +118,9 @@ def start_service(settings: ServiceSettings | None = None, *, wait_ready_s: floa
     """
     settings = settings or ServiceSettings()
     security, admin_key = prepare_security(settings)
-    # Replicas load the configs again, but a mistake found there only shows in Ray's logs.
-    load_configs(settings)
+    # Replicas load the configs and build their decision engine again, but a mistake found
+    # there only shows in Ray's logs.
+    check_decision_engine(load_configs(settings), settings.policy)
     broker = None
     bootstrap = settings.kafka_bootstrap_servers
     if bootstrap is None:

@@ -17,6 +17,7 @@ from engine.config.offers import OfferCatalog
 from engine.config.policy import PolicyConfig
 from engine.config.rewards import RewardConfig
 from engine.decision_store import DecisionStore, InMemoryDecisionStore
+from engine.errors import ConfigError
 from engine.features import FeatureEncoder
 from engine.profile_store import InMemoryProfileStore, ProfileStore
 from engine.snapshot_store import InMemorySnapshotStore, SnapshotStore
@@ -54,6 +55,26 @@ def load_configs(settings: ServiceSettings) -> Configs:
         policy=load_policy_config(settings.policy),
         rewards=load_reward_config(settings.rewards_path),
     )
+
+
+def check_decision_engine(configs: Configs, policy: str) -> None:
+    """Build a decision engine from ``configs`` once and raise ConfigError if that fails.
+
+    The engine is built without a snapshot, which decisions would need but construction
+    does not read.
+    """
+    from engine.decisions import DecisionEngine
+    from engine.snapshot_store import SnapshotHolder
+
+    try:
+        DecisionEngine(
+            catalog=configs.catalog,
+            policy_config=configs.policy,
+            reward_config=configs.rewards,
+            snapshots=SnapshotHolder(None),  # type: ignore[arg-type]
+        )
+    except ValueError as err:
+        raise ConfigError(f"policy {policy!r}: a decision engine cannot be built from these configs: {err}") from err
 
 
 def build_stores(settings: ServiceSettings) -> Stores:

@@ -230,6 +230,37 @@ def test_bad_policy_config_stops_start_before_broker(tmp_path: Path, monkeypatch
     assert started == []
 
 
+def test_decision_engine_failure_stops_start_before_broker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config that loads but cannot build a decision engine is reported before anything starts."""
+    import api.runner
+    import engine.decisions
+    import engine.io.broker
+
+    def refuse(self, **kwargs) -> None:
+        raise ValueError("the static copy of this policy is invalid")
+
+    started = []
+    monkeypatch.setattr(engine.decisions.DecisionEngine, "__init__", refuse)
+    monkeypatch.setattr(engine.io.broker, "EmbeddedBroker", lambda **kwargs: started.append(kwargs))
+    monkeypatch.setattr(api.runner, "_start_serve", lambda *args: started.append(args))
+
+    message = r"policy 'lints': a decision engine cannot be built from these configs: the static copy"
+    with pytest.raises(ConfigError, match=message):
+        api.runner.start_service(ServiceSettings(policy="lints", kafka_bootstrap_servers=None))
+    assert started == []
+
+
+def test_funnel_policy_with_own_settings_passes_check(tmp_path: Path) -> None:
+    from engine.config.loader import CONFIG_DIR
+    from engine.runtime import check_decision_engine, load_configs
+
+    custom = tmp_path / "custom.yaml"
+    custom.write_text((CONFIG_DIR / "policies" / "lints.yaml").read_text().replace("prior_strength: 300", "prior_strength: 30"))
+    configs = load_configs(ServiceSettings(policy=str(custom)))
+    assert configs.policy.funnel.prior_strength == 30
+    check_decision_engine(configs, str(custom))
+
+
 def test_failed_start_stops_the_bundled_broker(monkeypatch: pytest.MonkeyPatch) -> None:
     import api.runner
     import engine.io.broker
