@@ -155,7 +155,7 @@ def serve(
         _require_free_port(settings.http_host, settings.http_port, "--port or OFFERLOOP_HTTP_PORT")
     if settings.kafka_bootstrap_servers is None:
         _require_free_port("127.0.0.1", settings.broker_port, "OFFERLOOP_BROKER_PORT")
-    mode = []
+    mode = [f"policy {settings.policy}"]
     mode.append(f"Kafka {settings.kafka_bootstrap_servers}" if settings.kafka_bootstrap_servers else "bundled broker")
     mode.append("Redis" if settings.redis_url else "in-memory stores")
     mode.append(f"Ray at {settings.ray_address}" if settings.ray_address else "local Ray")

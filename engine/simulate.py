@@ -160,7 +160,7 @@ def simulate_policy(
                 per_decision[index_of[reward.decision_id]] += reward.reward
         bar.update(1)
         if log_every and (step + 1) % log_every == 0:
-            logger.info("simulate %s: %d of %d decisions", name, step + 1, decisions)
+            logger.info("simulate %s: %d of %d decisions", config.id, step + 1, decisions)
     bar.close()
     if now is not None:
         for reward in loop.tick(now + reward_config.max_window * 2):

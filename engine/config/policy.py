@@ -135,8 +135,8 @@ class PolicyConfig(BaseModel):
         # another model (which carries the default block) validates again.
         if self.model != "funnel" and self.funnel != FunnelConfig():
             raise ValueError(
-                f"funnel settings apply only to model 'funnel'; this policy has model {self.model!r}. "
-                "Set model: funnel, or remove the funnel block"
+                f"funnel settings apply only to model 'funnel'; this policy has model {self.model!r} and "
+                f"funnel {self.funnel.model_dump()}. Set model: funnel, or remove the funnel block"
             )
         return self
 

@@ -90,7 +90,7 @@ def test_policy_config_errors(tmp_path):
         ({"funnel": {"signal": {"view": 1.0}}}, r"funnel\.signal\.view.*'impression', 'click', 'accept', 'reject' or 'dismiss'"),
         ({"funnel": {"prior_strength": float("nan")}}, r"funnel\.prior_strength: Input should be a finite number"),
         ({"funnel": {"signal": {"click": 0.0}}}, r"funnel: signal needs at least one feedback type with a non-zero weight; got \{'click': 0\.0\}\. For example"),
-        ({"model": "per_offer", "funnel": {"prior_strength": 10}}, r"funnel settings apply only to model 'funnel'; this policy has model 'per_offer'"),
+        ({"model": "per_offer", "funnel": {"prior_strength": 10}}, r"funnel settings apply only to model 'funnel'; this policy has model 'per_offer' and funnel .*'prior_strength': 10\.0"),
     ],
     ids=["unknown-exploration-field", "unknown-funnel-field", "infinite-signal", "large-signal", "unknown-feedback-type", "nan-strength", "zero-signal", "funnel-without-model"],
 )
