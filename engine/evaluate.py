@@ -252,11 +252,8 @@ def candidate_action_dist(
         choice = snapshot.choose_slate(feedback.context[i], offer_ids, multipliers[columns], 1, rng)
         dist[i, columns] = choice.first_position_dist
         if learner is not None:
-            for column, reward, *kinds in feedback.shown_rewards[i]:
-                if kinds:
-                    learner.update_with_feedback(catalog.ids[column], feedback.context[i], reward, kinds[0])
-                else:
-                    learner.update_one(catalog.ids[column], feedback.context[i], reward)
+            for column, reward, kinds in feedback.shown_rewards[i]:
+                learner.update_with_feedback(catalog.ids[column], feedback.context[i], reward, kinds)
             # Publish as the production learner does: every snapshot.every_updates rewards.
             if config is not None and learner.n_updates - published_at >= config.snapshot.every_updates:
                 snapshot = learner.snapshot()

@@ -175,7 +175,7 @@ class LoggedBanditFeedback:
     logging_dist: np.ndarray
     segments: tuple[str, ...]
     timestamps: np.ndarray
-    shown_rewards: tuple[tuple[tuple[int, float] | tuple[int, float, tuple[str, ...]], ...], ...]
+    shown_rewards: tuple[tuple[tuple[int, float, tuple[str, ...]], ...], ...]
     history: np.ndarray | None
     oracle: np.ndarray | None
     skipped: int

@@ -21,10 +21,10 @@ Per offer ``o``, two regressions over the context ``x`` (dimension ``d``):
       w_o = Z_o^-1 [b_o, phi_o . b_o]                       (G_o = sum x x^T, b_o = sum reward x)
 
 A large ``prior_strength`` makes the reward model a scaled and shifted copy of the
-engagement model while an offer has few rewards; as rewards accumulate, ``G_o`` outweighs
+engagement model while an offer has few rewards. As rewards accumulate, ``G_o`` outweighs
 it and the reward's own direction takes over. The score is linear in ``x`` with
 coefficients ``theta_o = w_o[:d] + w_o[d] phi_o`` and covariance ``M^T Z_o^-1 M`` with
-``M = [I; phi_o^T]``, so a snapshot holds the same ``theta`` and ``a_inv`` as the plain
+``M = [I; phi_o^T]``, so a snapshot contains the same ``theta`` and ``a_inv`` as the plain
 per-offer model and decides at the same cost. The uncertainty of ``phi_o`` is not part of
 that covariance.
 
@@ -34,14 +34,13 @@ additions, and :meth:`FunnelRidge.freeze` solves the small systems for all offer
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from engine.errors import InvalidInputError
-from policies.ridge import PRIOR_ROW, PerOfferRidgeParams, _ContextMean, _frozen_copy
+from policies.ridge import PRIOR_ROW, OfferRows, PerOfferRidgeParams, _ContextMean, _frozen_copy
 
 __all__ = ["FunnelRidge", "FunnelRidgeParams", "funnel_posterior"]
 
@@ -89,31 +88,21 @@ def funnel_posterior(
     return theta, a_inv
 
 
-class FunnelRidge:
+class FunnelRidge(OfferRows):
     """Per-offer funnel models of dimension ``dim`` (see the module docstring)."""
 
+    STACKS = ("_gram", "_b", "_signal_gram", "_b_signal")
+
     def __init__(self, dim: int, ridge: float, prior_strength: float) -> None:
+        super().__init__()
         self.dim = dim
         self.ridge = ridge
         self.prior_strength = prior_strength
-        self._offer_ids: list[str] = []
-        self._rows: dict[str, int] = {}
         self._gram = np.zeros((_INITIAL_CAPACITY, dim, dim))
         self._b = np.zeros((_INITIAL_CAPACITY, dim))
         self._signal_gram = np.zeros((_INITIAL_CAPACITY, dim, dim))
         self._b_signal = np.zeros((_INITIAL_CAPACITY, dim))
         self._context_mean = _ContextMean(dim)
-
-    @property
-    def offer_ids(self) -> tuple[str, ...]:
-        """Offer ids with their own row, in the order they got it."""
-        return tuple(self._offer_ids)
-
-    def add_offers(self, offer_ids: Iterable[str]) -> None:
-        """Give each id without a row its own row at the prior, before any reward for it."""
-        for offer_id in offer_ids:
-            if offer_id not in self._rows:
-                self._add_offer(offer_id)
 
     def update_one(self, offer_id: str, x: np.ndarray, reward: float, signal: float | None = None) -> None:
         """Absorb one reward, and its engagement signal when the feedback types are known.
@@ -121,9 +110,7 @@ class FunnelRidge:
         ``signal=None`` (a reward without its feedback, as from an old log) updates the
         reward regression only. ``x`` must already be validated and is not modified.
         """
-        row = self._rows.get(offer_id)
-        if row is None:
-            row = self._add_offer(offer_id)
+        row = self._row_of(offer_id)
         outer = np.multiply.outer(x, x)
         self._gram[row] += outer
         self._b[row] += reward * x
@@ -160,35 +147,14 @@ class FunnelRidge:
     def from_params(cls, params: FunnelRidgeParams, *, prior_strength: float) -> FunnelRidge:
         """Return a mutable model that continues from ``params``, with ``prior_strength`` from the policy config."""
         model = cls(params.dim, params.ridge, prior_strength)
-        used = len(params.offer_ids) + 1
-        model._grow(max(used, _INITIAL_CAPACITY))
+        used = model._restore_rows(params.offer_ids)
         model._gram[:used] = params.gram
         model._b[:used] = params.b
         model._signal_gram[:used] = params.signal_gram
         model._b_signal[:used] = params.b_signal
-        model._offer_ids = list(params.offer_ids)
-        model._rows = {offer_id: row for row, offer_id in enumerate(params.offer_ids, start=1)}
         model._context_mean.mean[:] = params.context_mean
         model._context_mean.count = params.n_contexts
         return model
-
-    def _add_offer(self, offer_id: str) -> int:
-        row = len(self._offer_ids) + 1
-        if row == len(self._b):
-            self._grow(2 * row)
-        self._offer_ids.append(offer_id)
-        self._rows[offer_id] = row
-        return row
-
-    def _grow(self, capacity: int) -> None:
-        if capacity <= len(self._b):
-            return
-        used = len(self._offer_ids) + 1
-        for name in ("_gram", "_b", "_signal_gram", "_b_signal"):
-            old = getattr(self, name)
-            new = np.zeros((capacity, *old.shape[1:]))
-            new[:used] = old[:used]
-            setattr(self, name, new)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -224,7 +190,7 @@ class FunnelRidgeParams(PerOfferRidgeParams):
                 )
             object.__setattr__(self, name, array)
         if self.gram[PRIOR_ROW].any() or self.signal_gram[PRIOR_ROW].any():
-            raise InvalidInputError("funnel ridge row 0 is the prior and must hold no rewards; the snapshot is corrupt")
+            raise InvalidInputError("funnel ridge row 0 is the prior and must contain no rewards; the snapshot is corrupt")
 
     def __reduce__(self) -> tuple[Any, ...]:
         fields = (

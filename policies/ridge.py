@@ -36,6 +36,7 @@ from engine.errors import InvalidInputError
 from policies.offer_features import OFFER_FEATURE_DIM, default_offer_feature_vector
 
 __all__ = [
+    "OfferRows",
     "HierarchicalRidge",
     "HierarchicalRidgeParams",
     "PerOfferRidge",
@@ -84,19 +85,18 @@ def score_contributions(coefficients: np.ndarray, x: np.ndarray, context_mean: n
 # --------------------------------------------------------------------------- per offer
 
 
-class PerOfferRidge:
-    """One ridge regression per offer id, of dimension ``dim``, updated one reward at a time."""
+class OfferRows:
+    """Offer ids with their own row in stacked per-offer arrays; row 0 is the prior.
 
-    def __init__(self, dim: int, ridge: float) -> None:
-        self.dim = dim
-        self.ridge = ridge
+    Subclasses name their stacked arrays in ``STACKS`` (leading axis = row) and set
+    :meth:`_init_row` for what a new offer's row starts from (zeros by default).
+    """
+
+    STACKS: tuple[str, ...] = ()
+
+    def __init__(self) -> None:
         self._offer_ids: list[str] = []
         self._rows: dict[str, int] = {}
-        self._a_inv = np.empty((_INITIAL_CAPACITY, dim, dim))
-        self._a_inv[PRIOR_ROW] = np.eye(dim) / ridge
-        self._b = np.zeros((_INITIAL_CAPACITY, dim))
-        self._theta = np.zeros((_INITIAL_CAPACITY, dim))
-        self._context_mean = _ContextMean(dim)
 
     @property
     def offer_ids(self) -> tuple[str, ...]:
@@ -109,11 +109,60 @@ class PerOfferRidge:
             if offer_id not in self._rows:
                 self._add_offer(offer_id)
 
+    def _row_of(self, offer_id: str) -> int:
+        row = self._rows.get(offer_id)
+        return row if row is not None else self._add_offer(offer_id)
+
+    def _restore_rows(self, offer_ids: Sequence[str]) -> int:
+        """Take over the rows of ``offer_ids`` (row ``i + 1`` for ``offer_ids[i]``); return the rows used."""
+        used = len(offer_ids) + 1
+        self._grow(max(used, _INITIAL_CAPACITY))
+        self._offer_ids = list(offer_ids)
+        self._rows = {offer_id: row for row, offer_id in enumerate(offer_ids, start=1)}
+        return used
+
+    def _init_row(self, row: int) -> None:
+        for name in self.STACKS:
+            getattr(self, name)[row] = 0.0
+
+    def _add_offer(self, offer_id: str) -> int:
+        row = len(self._offer_ids) + 1
+        if row == len(getattr(self, self.STACKS[0])):
+            self._grow(2 * row)
+        self._init_row(row)
+        self._offer_ids.append(offer_id)
+        self._rows[offer_id] = row
+        return row
+
+    def _grow(self, capacity: int) -> None:
+        if capacity <= len(getattr(self, self.STACKS[0])):
+            return
+        used = len(self._offer_ids) + 1
+        for name in self.STACKS:
+            old = getattr(self, name)
+            new = np.zeros((capacity, *old.shape[1:]))
+            new[:used] = old[:used]
+            setattr(self, name, new)
+
+
+class PerOfferRidge(OfferRows):
+    """One ridge regression per offer id, of dimension ``dim``, updated one reward at a time."""
+
+    STACKS = ("_a_inv", "_b", "_theta")
+
+    def __init__(self, dim: int, ridge: float) -> None:
+        super().__init__()
+        self.dim = dim
+        self.ridge = ridge
+        self._a_inv = np.empty((_INITIAL_CAPACITY, dim, dim))
+        self._a_inv[PRIOR_ROW] = np.eye(dim) / ridge
+        self._b = np.zeros((_INITIAL_CAPACITY, dim))
+        self._theta = np.zeros((_INITIAL_CAPACITY, dim))
+        self._context_mean = _ContextMean(dim)
+
     def update_one(self, offer_id: str, x: np.ndarray, reward: float) -> None:
         """Absorb one reward; ``x`` must already be validated and is not modified."""
-        row = self._rows.get(offer_id)
-        if row is None:
-            row = self._add_offer(offer_id)
+        row = self._row_of(offer_id)
         a_inv = self._a_inv[row]
         u = a_inv @ x
         a_inv -= np.outer(u, u / (1.0 + x @ u))
@@ -139,37 +188,18 @@ class PerOfferRidge:
     def from_params(cls, params: PerOfferRidgeParams) -> PerOfferRidge:
         """Return a mutable model that continues from ``params``."""
         model = cls(params.dim, params.ridge)
-        used = len(params.offer_ids) + 1
-        model._grow(max(used, _INITIAL_CAPACITY))
+        used = model._restore_rows(params.offer_ids)
         model._a_inv[:used] = params.a_inv
         model._b[:used] = params.b
         model._theta[:used] = params.theta
-        model._offer_ids = list(params.offer_ids)
-        model._rows = {offer_id: row for row, offer_id in enumerate(params.offer_ids, start=1)}
         model._context_mean.mean[:] = params.context_mean
         model._context_mean.count = params.n_contexts
         return model
 
-    def _add_offer(self, offer_id: str) -> int:
-        row = len(self._offer_ids) + 1
-        if row == len(self._a_inv):
-            self._grow(2 * row)
+    def _init_row(self, row: int) -> None:
         self._a_inv[row] = self._a_inv[PRIOR_ROW]
         self._b[row] = 0.0
         self._theta[row] = 0.0
-        self._offer_ids.append(offer_id)
-        self._rows[offer_id] = row
-        return row
-
-    def _grow(self, capacity: int) -> None:
-        if capacity <= len(self._a_inv):
-            return
-        used = len(self._offer_ids) + 1
-        for name in ("_a_inv", "_b", "_theta"):
-            old = getattr(self, name)
-            new = np.zeros((capacity, *old.shape[1:]))
-            new[:used] = old[:used]
-            setattr(self, name, new)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -236,11 +236,11 @@ def test_decision_engine_failure_stops_start_before_broker(tmp_path: Path, monke
     import engine.decisions
     import engine.io.broker
 
-    def refuse(self, **kwargs) -> None:
+    def fail_to_build(self, **kwargs) -> None:
         raise ValueError("the static copy of this policy is invalid")
 
     started = []
-    monkeypatch.setattr(engine.decisions.DecisionEngine, "__init__", refuse)
+    monkeypatch.setattr(engine.decisions.DecisionEngine, "__init__", fail_to_build)
     monkeypatch.setattr(engine.io.broker, "EmbeddedBroker", lambda **kwargs: started.append(kwargs))
     monkeypatch.setattr(api.runner, "_start_serve", lambda *args: started.append(args))
 

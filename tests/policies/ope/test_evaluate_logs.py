@@ -161,12 +161,12 @@ def test_logs_command_writes_evaluable_log(tmp_path: Path) -> None:
 
 def test_feedback_arrays_carry_feedback_types(random_logs, shipped_catalog) -> None:
     feedback = to_bandit_feedback(random_logs, shipped_catalog, FeatureEncoder.from_names("default"))
-    shown = [entry for decision in feedback.shown_rewards for entry in decision]
-    kinds = {kind for _, _, types in shown for kind in types}
+    shown_offers = [entry for decision in feedback.shown_rewards for entry in decision]
+    kinds = {kind for _, _, types in shown_offers for kind in types}
     assert "impression" in kinds
     assert "click" in kinds
     # An accepted offer's entry has its accept among its types and the accept reward.
-    accepted = [(reward, types) for _, reward, types in shown if "accept" in types]
+    accepted = [(reward, types) for _, reward, types in shown_offers if "accept" in types]
     assert accepted
     assert all(reward > 0 for reward, _ in accepted)
 

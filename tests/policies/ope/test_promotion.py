@@ -52,7 +52,7 @@ def _uniform_logs(simulator_states, n: int, seed: int) -> tuple[LoggedBanditFeed
         logging_dist=np.full((n, n_offers), 1.0 / n_offers),
         segments=("all",) * n,
         timestamps=np.arange(n, dtype=float),
-        shown_rewards=tuple(((int(a), float(r)),) for a, r in zip(action, outcome_rewards[action, outcome])),
+        shown_rewards=tuple(((int(a), float(r), ()),) for a, r in zip(action, outcome_rewards[action, outcome])),
         history=None,
         oracle=q[rows],
         skipped=0,
